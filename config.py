@@ -1,0 +1,47 @@
+"""Settings, read from the environment once. Only this module reads os.environ."""
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+
+
+def _csv(value):
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def database_url(value):
+    """Accept the usual postgres:// spellings and use psycopg 3 for them."""
+    if value and value.split("://", 1)[0] in ("postgres", "postgresql"):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'loyalty.sqlite3'}"
+    )
+    REPORTS_DATABASE_URL = database_url(os.environ.get("REPORTS_DATABASE_URL"))
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # With LOYALTY_ENV=production the app refuses to boot on the development SECRET_KEY.
+    PRODUCTION = os.environ.get("LOYALTY_ENV") == "production"
+    STRIPE_WEBHOOK_SECRETS = _csv(os.environ.get("STRIPE_WEBHOOK_SECRET"))
+    STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY")
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")  # tests point stripe-sync at a local server
+    STRIPE_API_VERSION = "2026-04-22.dahlia"
+    STRIPE_WEBHOOK_TOLERANCE = 300
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_DEFAULT = os.environ.get("RATELIMIT_DEFAULT", "")
+    RATELIMIT_HEADERS_ENABLED = True
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    JSON_SORT_KEYS = False
+    # Staff tokens live at most 12 hours (API.md, Staff); customer tokens are shorter-lived.
+    STAFF_TOKEN_HOURS = 12
+    CUSTOMER_TOKEN_MINUTES = int(os.environ.get("CUSTOMER_TOKEN_MINUTES", "60"))
+
+    API_TITLE = "Loyalty API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"

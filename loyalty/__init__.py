@@ -1,0 +1,59 @@
+"""The loyalty backend: create_app() builds the Flask app."""
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+from loyalty.extensions import db, engine_options, limiter, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, the API, error handlers, CLI commands."""
+    app = Flask(__name__, static_folder=None)
+    configure(app, test_config)
+    register_extensions(app)
+    register_api(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
+    if app.config["PRODUCTION"] and app.config["SECRET_KEY"] == "dev-only-not-secret":
+        raise RuntimeError("Set SECRET_KEY: LOYALTY_ENV=production refuses the development key.")
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO)
+
+
+def register_extensions(app: Flask) -> None:
+    from loyalty import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    limiter.init_app(app)
+
+
+def register_api(app: Flask) -> None:
+    from loyalty.api import init_api
+
+    init_api(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from loyalty.api.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from loyalty.cli import loyalty_cli
+
+    app.cli.add_command(loyalty_cli)

@@ -1,0 +1,28 @@
+"""The HTTP API: every resource blueprint, registered in one list."""
+from flask_smorest import Api
+
+from loyalty.api import health, members, program, purchases
+from loyalty.api.errors import ErrorSchema
+
+BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp]
+
+
+class LoyaltyApi(Api):
+    """flask-smorest with the contract's error shape (errors are handled in api.errors)."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        pass
+
+
+def init_api(app) -> LoyaltyApi:
+    """Attach the API and its OpenAPI document to the app."""
+    app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearer": []}]})
+    api = LoyaltyApi(app)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer",
+                   "description": "An API key, a staff token or a customer token"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    return api

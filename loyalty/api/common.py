@@ -1,0 +1,35 @@
+"""Pieces every resource module uses: the error docs and computed nested fields."""
+import marshmallow as ma
+
+from loyalty import errors
+from loyalty.api.errors import ErrorSchema
+
+
+class Computed(ma.fields.Nested):
+    """A dump-only nested value computed from the object by `getter` (documented by its schema)."""
+
+    def __init__(self, nested, getter, **kwargs):
+        super().__init__(nested, dump_only=True, **kwargs)
+        self.getter = getter
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return self.getter(obj)
+
+
+def documents_errors(blp, *error_classes: type[errors.LoyaltyError]):
+    """Document, on one endpoint, the error responses it can give, grouped by status."""
+    by_status: dict[int, list[str]] = {}
+    for error_class in error_classes:
+        by_status.setdefault(error_class.status, []).append(error_class.code)
+
+    def decorator(view):
+        for status, codes in sorted(by_status.items()):
+            view = blp.alt_response(
+                status, schema=ErrorSchema, description="Error codes: " + ", ".join(sorted(set(codes)))
+            )(view)
+        return view
+
+    return decorator
+
+
+AUTH_ERRORS = (errors.Unauthenticated, errors.Forbidden)

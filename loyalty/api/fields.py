@@ -1,0 +1,86 @@
+"""Marshmallow fields for the contract's formats: offset timestamps, decimal strings, currencies."""
+from datetime import timezone
+from decimal import Decimal, InvalidOperation
+
+import marshmallow as ma
+
+from loyalty.currency import is_code
+
+
+class Timestamp(ma.fields.DateTime):
+    """RFC 3339 with an offset on input (a naive timestamp is a 422); UTC `Z` on output."""
+
+    default_error_messages = {"naive": "Timestamp must include a UTC offset, e.g. 2026-03-01T10:00:00Z."}
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.tzinfo is None:
+            raise self.make_error("naive")
+        return result.astimezone(timezone.utc)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def decimal_string(value: Decimal) -> str:
+    """Decimal to a plain string without exponent or trailing zeros: 1.50 -> "1.5", 100 -> "100"."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+class DecimalString(ma.fields.Field):
+    """A decimal carried as a JSON string ("1.5"), never a float."""
+
+    default_error_messages = {"invalid": "Must be a decimal number written as a string, e.g. \"1.5\"."}
+
+    def __init__(self, places: int = 6, **kwargs):
+        self.places = places
+        kwargs.setdefault("metadata", {}).setdefault("type", "string")
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else decimal_string(Decimal(value))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not result.is_finite() or -result.as_tuple().exponent > self.places:
+            raise self.make_error("invalid")
+        return result
+
+
+class Currency(ma.fields.String):
+    """ISO 4217 code, any case in, lowercase out."""
+
+    default_error_messages = {"currency": "Must be a three-letter ISO 4217 currency code."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_code(text):
+            raise self.make_error("currency")
+        return text.lower()
+
+
+def StrictInteger(**kwargs):
+    """An integer that refuses 1.0, "1" and true."""
+    return ma.fields.Integer(strict=True, **kwargs)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """true or false only: not 1, "yes" or "true"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

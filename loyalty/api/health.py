@@ -1,0 +1,30 @@
+"""/healthz: is the service up and can it reach its database?"""
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from loyalty.api.common import documents_errors
+from loyalty.errors import ServiceUnavailable
+from loyalty.extensions import db
+
+blp = Blueprint("health", __name__, description="Operations")
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @documents_errors(blp, ServiceUnavailable)
+    @blp.doc(security=[])
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """200 when the database answers, 503 when it does not. No credential needed."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as error:
+            db.session.rollback()
+            raise ServiceUnavailable("The database is unreachable.") from error
+        return {"status": "ok"}

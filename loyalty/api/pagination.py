@@ -1,0 +1,53 @@
+"""Cursor pages (API.md, Conventions): {"data": [...], "next_cursor": ...}, newest first."""
+import base64
+import json
+
+import marshmallow as ma
+from sqlalchemy import tuple_
+
+from loyalty.errors import ValidationFailed
+from loyalty.extensions import db
+
+
+class PageArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, 100))
+    cursor = ma.fields.String()
+
+
+def page_schema(item_schema) -> type[ma.Schema]:
+    """A {data, next_cursor} schema wrapping `item_schema`."""
+    name = f"{item_schema.__name__.removesuffix('Schema')}PageSchema"
+    return type(name, (ma.Schema,), {
+        "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+        "next_cursor": ma.fields.String(allow_none=True, required=True),
+    })
+
+
+def _encode(values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]}) from None
+
+
+def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, ascending: bool = False,
+             key_of=None) -> dict:
+    """One page of `query`, keyset-ordered on `key_columns` (unique together)."""
+    if cursor:
+        values = _decode(cursor)
+        if len(values) != len(key_columns):
+            raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]})
+        position = tuple_(*key_columns)
+        query = query.where(position > tuple_(*values) if ascending else position < tuple_(*values))
+    order = [column.asc() if ascending else column.desc() for column in key_columns]
+    rows = db.session.execute(query.order_by(*order).limit(limit + 1)).scalars().all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode(key_of(last) if key_of else [getattr(last, c.key) for c in key_columns])
+    return {"data": rows, "next_cursor": next_cursor}

@@ -1,0 +1,125 @@
+"""A believable demo program: a shop with a year of customers, loaded through the domain code.
+
+Every purchase goes through the same functions as live traffic, with the clock set to the
+purchase's time, so ledgers, tier histories and reports look as they would after a real year.
+"""
+import random
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from loyalty import auth, clock, members, purchases
+from loyalty.actors import Actor
+from loyalty.extensions import db
+from loyalty.models import Member
+from loyalty.program import get_program, update_program
+
+SHOP = Actor("system")
+FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi",
+               "Lena", "Mateo", "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sami", "Tara", "Uma",
+               "Vik", "Wen", "Xavi", "Yara", "Zeno"]
+LAST_NAMES = ["Silva", "Okafor", "Nguyen", "Kowalski", "Haddad", "Larsen", "Moreau", "Tanaka",
+              "Rossi", "Novak", "Garcia", "Brown", "Ivanova", "Mensah", "Khan", "Becker"]
+
+
+def load(members: int = 300, seed: int = 7) -> list[str]:
+    """Load the demo (once) and create fresh demo API keys; returns lines to print."""
+    lines = []
+    if db.session.scalar(select(func.count()).select_from(Member)):
+        lines.append("Demo data already loaded; leaving it as it is.")
+    else:
+        rng = random.Random(seed)
+        end = clock.now()
+        start = end - timedelta(days=365)
+        with clock.frozen(start):
+            configure_program()
+            create_tiers()
+            create_rewards()
+            create_campaigns(start, end)
+        people = enrol_members(rng, members, start, end)
+        count = simulate_purchases(rng, people, end)
+        create_staff()
+        db.session.commit()
+        lines.append(f"Loaded {len(people)} members and {count} purchases over the past year.")
+    lines.extend(demo_keys())
+    db.session.commit()
+    return lines
+
+
+def configure_program():
+    update_program({
+        "name": "Corner Coffee Rewards",
+        "earn_rates": {"usd": "1", "eur": "1", "gbp": "1", "jpy": "0.01"},
+        "point_value_amount": 1, "point_value_currency": "usd",
+        "signup_bonus": 50,
+    })
+
+
+def create_tiers():
+    """The tier ladder (added by the tiers work)."""
+
+
+def create_rewards():
+    """The rewards catalogue (added by the rewards work)."""
+
+
+def create_campaigns(start, end):
+    """A past campaign with a holdout (added by the campaigns work)."""
+
+
+def create_staff():
+    """A cashier and a manager whose credentials the README gives (added by the staff work)."""
+
+
+def enrol_members(rng, count, start, end):
+    """Enrol `count` members on dates spread over the year; each gets a buying habit."""
+    people = []
+    for number in range(1, count + 1):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        joined = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds() * 0.8))
+        with clock.frozen(joined):
+            member = members.enroll({
+                "external_id": f"shop-{number:05d}",
+                "email": f"{first}.{last}.{number}@example.com".lower(),
+                "name": f"{first} {last}",
+                "birthday": date(rng.randint(1950, 2005), rng.randint(1, 12), rng.randint(1, 28)),
+            }, SHOP)
+        # Loyal regulars visit every few days, casual buyers every month or two; some stop coming.
+        habit = rng.choices(["regular", "casual", "one-off"], weights=[2, 5, 3])[0]
+        people.append((member, joined, habit))
+    return people
+
+
+GAP_DAYS = {"regular": (2, 12), "casual": (20, 70), "one-off": (400, 800)}
+
+
+def simulate_purchases(rng, people, end) -> int:
+    """A year of visits in time order (so tier histories build up as they would live)."""
+    visits = []
+    for member, joined, habit in people:
+        moment = joined + timedelta(hours=rng.uniform(0, 72))
+        quits_at = end - timedelta(days=rng.uniform(0, 200)) if rng.random() < 0.3 else end
+        while moment < min(end, quits_at):
+            visits.append((moment, member, habit))
+            low, high = GAP_DAYS[habit]
+            moment += timedelta(days=rng.uniform(low, high))
+    visits.sort(key=lambda visit: visit[0])
+    for number, (moment, member, habit) in enumerate(visits, 1):
+        amount = rng.randint(450, 4800) if habit != "regular" else rng.randint(900, 9000)
+        with clock.frozen(moment):
+            purchase, _ = purchases.record_purchase(
+                member, order_id=f"demo-{number:06d}", amount=amount, currency="usd",
+                occurred_at=moment, source="pos" if rng.random() < 0.6 else "api", actor=SHOP)
+            if rng.random() < 0.04:
+                purchases.refund_purchase(purchase.id, rng.randint(1, amount), SHOP)
+        if number % 500 == 0:
+            db.session.flush()
+    return len(visits)
+
+
+def demo_keys() -> list[str]:
+    lines = ["", "API keys for trying the API (Authorization: Bearer <key>):"]
+    for role in ("admin", "storefront"):
+        _, plain = auth.create_api_key(f"demo {role}", role)
+        lines.append(f"  {role:<10} {plain}")
+    return lines

@@ -1,0 +1,27 @@
+"""Identifiers and printable codes."""
+import secrets
+import time
+
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+# Codes people read aloud or type at a till: no 0/O or 1/I.
+UNAMBIGUOUS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_id(prefix: str) -> str:
+    """A time-ordered opaque id like `mem_01jc3v...`: 48 bits of milliseconds, 80 random bits."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(CROCKFORD[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def new_code(length: int) -> str:
+    """A random code from the unambiguous alphabet: 5 bits of entropy per character."""
+    return "".join(secrets.choice(UNAMBIGUOUS) for _ in range(length))
+
+
+def normalise_code(text: str) -> str:
+    """Codes are case-insensitive and may be typed with spaces or dashes."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())

@@ -1,0 +1,125 @@
+"""Enrolment, profile changes, look-ups and closing of members."""
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from loyalty import clock, ledger, tiers
+from loyalty.actors import Actor
+from loyalty.errors import MemberExists, NotFound
+from loyalty.extensions import db
+from loyalty.ids import new_code, normalise_code
+from loyalty.models import AuthToken, Member
+from loyalty.payments import parking
+from loyalty.program import get_program
+
+MEMBER_CODE_LENGTH = 8  # 40 bits: room for a billion members without many retries
+LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id")
+
+
+def _normalise(fields: dict) -> dict:
+    fields = dict(fields)
+    if fields.get("email"):
+        fields["email"] = fields["email"].strip().lower()
+    return fields
+
+
+def enroll(fields: dict, actor: Actor) -> Member:
+    """Enrol a member, pay the signup bonus and apply Stripe events that were waiting for them."""
+    fields = _normalise(fields)
+    existing = find_by_external_id(fields["external_id"])
+    if existing is not None:
+        raise MemberExists(member_id=existing.id)
+    member = _insert_with_unique_code(fields)
+    tiers.start_history(member)
+    bonus = get_program().signup_bonus
+    if bonus:
+        ledger.post_entry(member.id, "bonus", bonus, actor, note="Signup bonus",
+                          dedupe_key=f"signup:{member.id}")
+    parking.member_changed(member)
+    return member
+
+
+def _insert_with_unique_code(fields: dict) -> Member:
+    for _ in range(5):
+        member = Member(member_code=new_code(MEMBER_CODE_LENGTH), enrolled_at=clock.now(), **fields)
+        try:
+            with db.session.begin_nested():
+                db.session.add(member)
+        except IntegrityError:
+            existing = find_by_external_id(fields["external_id"])
+            if existing is not None:  # a concurrent enrolment of the same customer won
+                raise MemberExists(member_id=existing.id) from None
+            continue  # the random member_code collided; draw another
+        return member
+    raise RuntimeError("could not draw a unique member code")
+
+
+def get_member(member_id: str) -> Member:
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"No member {member_id}.")
+    return member
+
+
+def find_by_external_id(external_id: str) -> Member | None:
+    return db.session.execute(
+        select(Member).where(Member.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def resolve(member_id: str | None = None, external_id: str | None = None) -> Member:
+    """The member named by id or by the storefront's external_id."""
+    if member_id:
+        return get_member(member_id)
+    member = find_by_external_id(external_id)
+    if member is None:
+        raise NotFound(f"No member with external_id {external_id}.")
+    return member
+
+
+def lookup_query(filters: dict):
+    """A select of members matching the given look-up fields (all must match)."""
+    query = select(Member)
+    for field in LOOKUP_FIELDS:
+        value = filters.get(field)
+        if value is None:
+            continue
+        if field == "email":
+            value = value.strip().lower()
+        elif field == "member_code":
+            value = normalise_code(value)
+        query = query.where(getattr(Member, field) == value)
+    return query
+
+
+def update_member(member_id: str, changes: dict) -> Member:
+    """Change profile fields; a new email or Stripe customer id may release parked events."""
+    member = get_member(member_id)
+    if member.status == "closed":
+        raise NotFound(f"No member {member_id}.")  # closed members are anonymised for good
+    for field, value in _normalise(changes).items():
+        setattr(member, field, value)
+    db.session.flush()
+    if {"email", "stripe_customer_id"} & changes.keys():
+        parking.member_changed(member)
+    return member
+
+
+PERSONAL_FIELDS = ("email", "name", "phone", "birthday", "stripe_customer_id")
+
+
+def close_member(member_id: str) -> Member:
+    """Anonymise and close a member; the ledger and purchases stay for the accounts."""
+    member = get_member(member_id)
+    for field in PERSONAL_FIELDS:
+        setattr(member, field, None)
+    member.attributes = {}
+    if member.status != "closed":
+        member.status = "closed"
+        member.closed_at = clock.now()
+    db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.member_id == member.id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    db.session.flush()
+    return member

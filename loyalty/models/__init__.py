@@ -1,0 +1,15 @@
+"""Every table. Models import nothing from loyalty beyond extensions, ids and each other."""
+from loyalty.models.auth import ApiKey, AuthToken, LoginFailure, Staff
+from loyalty.models.campaigns import Campaign
+from loyalty.models.idempotency import IdempotencyKey
+from loyalty.models.members import LedgerEntry, Member, Purchase, Refund
+from loyalty.models.payments import PaymentEvent
+from loyalty.models.program import Program
+from loyalty.models.rewards import Redemption, Reward
+from loyalty.models.tiers import Tier, TierChange
+
+__all__ = [
+    "ApiKey", "AuthToken", "Campaign", "IdempotencyKey", "LedgerEntry", "LoginFailure", "Member",
+    "PaymentEvent", "Program", "Purchase", "Redemption", "Refund", "Reward", "Staff", "Tier",
+    "TierChange",
+]

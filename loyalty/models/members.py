@@ -1,0 +1,138 @@
+"""Members, their purchases and refunds, and the append-only points ledger."""
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from loyalty.extensions import db
+from loyalty.ids import new_id
+from loyalty.models.triggers import install_ledger_guard
+from loyalty.models.types import BigIntPK, ExactDecimal, UTCDateTime, utcnow
+
+MEMBER_STATUSES = ("active", "suspended", "closed")
+PURCHASE_SOURCES = ("api", "pos", "stripe")
+ENTRY_TYPES = ("earn", "bonus", "redeem", "return", "reversal", "adjustment", "expiry")
+ACTOR_TYPES = ("api_key", "staff", "customer", "system")
+
+
+def _in(column, values):
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Member(db.Model):
+    __tablename__ = "members"
+    __table_args__ = (CheckConstraint(_in("status", MEMBER_STATUSES), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=partial(new_id, "mem"))
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    member_code: Mapped[str] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    attributes: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Caches moved only by loyalty.ledger; verify-ledger checks them against their sources.
+    points_balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tier_id: Mapped[str | None] = mapped_column(ForeignKey("tiers.id"))
+    tier_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tier_override_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tier = relationship("Tier", lazy="joined")
+
+
+class Purchase(db.Model):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("source", "order_id"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_within_amount"),
+        CheckConstraint("disputed_amount >= 0 AND disputed_amount <= amount", name="dispute_within_amount"),
+        CheckConstraint(_in("source", PURCHASE_SOURCES), name="source"),
+        CheckConstraint("pending_points >= 0", name="pending_not_negative"),
+        Index("ix_purchases_member_occurred", "member_id", "occurred_at"),
+        Index("ix_purchases_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=partial(new_id, "pur"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    order_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Money held back by an open or lost dispute; its points are reversed like a refund's.
+    disputed_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the earning rule used, kept so every refund recomputes with the same numbers.
+    earn_rate: Mapped[Decimal] = mapped_column(ExactDecimal)
+    tier_multiplier: Mapped[Decimal] = mapped_column(ExactDecimal)
+    campaign_multiplier: Mapped[Decimal] = mapped_column(ExactDecimal)
+    points_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    qualifying_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    pending_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    vests_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A hash of what the client sent, to tell a retry from a different order with the same id.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+    member = relationship(Member, lazy="raise")
+
+    @property
+    def net_amount(self) -> int:
+        return max(self.amount - self.refunded_amount - self.disputed_amount, 0)
+
+
+class Refund(db.Model):
+    """One refund of a purchase, from the API or from Stripe."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=partial(new_id, "ref"))
+    purchase_id: Mapped[str] = mapped_column(ForeignKey("purchases.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="succeeded")
+
+
+class LedgerEntry(db.Model):
+    """One movement of points. Rows are never updated or deleted (a database trigger refuses)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("points <> 0", name="points_not_zero"),
+        CheckConstraint(_in("type", ENTRY_TYPES), name="type"),
+        CheckConstraint(_in("actor_type", ACTOR_TYPES), name="actor_type"),
+        Index("ix_ledger_entries_member_id_id", "member_id", "id"),
+        Index("ix_ledger_entries_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    type: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purchase_id: Mapped[str | None] = mapped_column(ForeignKey("purchases.id"), index=True)
+    redemption_id: Mapped[str | None] = mapped_column(ForeignKey("redemptions.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    location: Mapped[str | None] = mapped_column(String(200))
+    # Makes a system posting (a birthday bonus for one year, say) happen at most once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+install_ledger_guard(LedgerEntry.__table__)

@@ -1,0 +1,1 @@
+"""Payment providers. Only payments/stripe.py imports the stripe library."""

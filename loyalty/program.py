@@ -1,0 +1,43 @@
+"""Program settings: one row, created with defaults the first time it is read."""
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from loyalty.errors import CurrencyNotEnabled, ValidationFailed
+from loyalty.extensions import db
+from loyalty.models import Program
+
+
+def get_program() -> Program:
+    """The settings row; a fresh database gets the defaults."""
+    program = db.session.get(Program, 1)
+    if program is None:
+        try:
+            with db.session.begin_nested():
+                program = Program(id=1)
+                db.session.add(program)
+        except IntegrityError:  # another request created it first
+            program = db.session.get(Program, 1)
+    return program
+
+
+def update_program(changes: dict) -> Program:
+    """Apply a validated PATCH; the result must still make sense as a whole."""
+    program = get_program()
+    for field, value in changes.items():
+        setattr(program, field, value)
+    if program.expiry_policy != "none" and not program.expiry_days:
+        raise ValidationFailed(
+            "expiry_days is required when expiry_policy is not none",
+            fields={"expiry_days": ["Required when expiry_policy is not none."]},
+        )
+    db.session.flush()
+    return program
+
+
+def earn_rate(program: Program, currency: str) -> Decimal:
+    """Points per major unit of `currency`, or CurrencyNotEnabled."""
+    rate = program.earn_rates.get(currency)
+    if rate is None:
+        raise CurrencyNotEnabled(currency=currency)
+    return Decimal(rate)

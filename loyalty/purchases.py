@@ -1,0 +1,121 @@
+"""Purchases and refunds: the points a purchase earns, and what a refund takes back."""
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from loyalty import campaigns, clock, earning, ledger, tiers
+from loyalty.actors import Actor
+from loyalty.errors import MemberInactive, NotFound, OrderExists, RefundExceedsPurchase
+from loyalty.extensions import db
+from loyalty.models import Member, Purchase, Refund
+from loyalty.program import earn_rate, get_program
+
+
+def _fingerprint(member_id: str, amount: int, currency: str, occurred_at: datetime | None) -> str:
+    stamp = occurred_at.isoformat() if occurred_at else "-"
+    return hashlib.sha256(f"{member_id}|{amount}|{currency}|{stamp}".encode()).hexdigest()
+
+
+def find_order(source: str, order_id: str) -> Purchase | None:
+    return db.session.execute(
+        select(Purchase).where(Purchase.source == source, Purchase.order_id == order_id)
+    ).scalar_one_or_none()
+
+
+def record_purchase(member: Member, *, order_id: str, amount: int, currency: str,
+                    occurred_at: datetime | None, source: str, actor: Actor) -> tuple[Purchase, bool]:
+    """Record a purchase and earn its points; returns (purchase, created).
+
+    The same order_id with the same content returns the first purchase (created False);
+    with other content it is an OrderExists.
+    """
+    currency = currency.lower()
+    fingerprint = _fingerprint(member.id, amount, currency, occurred_at)
+    existing = find_order(source, order_id)
+    if existing is not None:
+        return _same_order(existing, fingerprint), False
+    if member.status != "active":
+        raise MemberInactive(member_id=member.id)
+    program = get_program()
+    rate = earn_rate(program, currency)
+    occurred_at = occurred_at or clock.now()
+    purchase = Purchase(
+        member_id=member.id, order_id=order_id, source=source, amount=amount,
+        currency=currency, occurred_at=occurred_at, fingerprint=fingerprint, earn_rate=rate,
+        tier_multiplier=tiers.multiplier_at(member, occurred_at),
+        campaign_multiplier=campaigns.multiplier_for(member, occurred_at),
+    )
+    purchase.qualifying_points = earning.qualifying_points(amount, currency, rate)
+    try:
+        with db.session.begin_nested():
+            db.session.add(purchase)
+    except IntegrityError:  # a concurrent request recorded the same order first
+        return _same_order(find_order(source, order_id), fingerprint), False
+    _credit(purchase, earning.earned_points(amount, currency, rate, purchase.tier_multiplier,
+                                            purchase.campaign_multiplier), actor)
+    if member.last_purchase_at is None or occurred_at > member.last_purchase_at:
+        member.last_purchase_at = occurred_at
+    tiers.after_purchase(member, purchase)
+    return purchase, True
+
+
+def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
+    if existing.fingerprint != fingerprint:
+        raise OrderExists(purchase_id=existing.id)
+    return existing
+
+
+def _credit(purchase: Purchase, points: int, actor: Actor) -> None:
+    purchase.points_earned = points
+    if points:
+        ledger.post_entry(purchase.member_id, "earn", points, actor, purchase_id=purchase.id)
+
+
+def get_purchase(purchase_id: str) -> Purchase:
+    purchase = db.session.get(Purchase, purchase_id)
+    if purchase is None:
+        raise NotFound(f"No purchase {purchase_id}.")
+    return purchase
+
+
+def refund_purchase(purchase_id: str, amount: int, actor: Actor, *,
+                    stripe_refund_id: str | None = None) -> Purchase:
+    """Refund part of a purchase and reverse the points its net amount no longer earns."""
+    get_purchase(purchase_id)
+    # One conditional UPDATE: concurrent refunds of one purchase can never exceed it.
+    result = db.session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase_id,
+               Purchase.refunded_amount + amount <= Purchase.amount)
+        .values(refunded_amount=Purchase.refunded_amount + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise RefundExceedsPurchase(purchase_id=purchase_id)
+    db.session.add(Refund(purchase_id=purchase_id, amount=amount, actor_type=actor.type,
+                          actor_id=actor.id, stripe_refund_id=stripe_refund_id))
+    purchase = db.session.get(Purchase, purchase_id, populate_existing=True)
+    settle_points(purchase, actor, reason="refund")
+    return purchase
+
+
+def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
+    """Make the purchase have given exactly what its net amount earns (Rules: Refunds).
+
+    The difference is one `reversal` entry: negative when money went back to the buyer,
+    positive when it came back (a refund that failed, a dispute won).
+    """
+    net = purchase.net_amount
+    target = earning.earned_points(net, purchase.currency, purchase.earn_rate,
+                                   purchase.tier_multiplier, purchase.campaign_multiplier)
+    purchase.qualifying_points = earning.qualifying_points(net, purchase.currency, purchase.earn_rate)
+    delta = target - purchase.points_earned
+    purchase.points_earned = target
+    if delta:
+        ledger.post_entry(purchase.member_id, "reversal", delta, actor, purchase_id=purchase.id,
+                          note=f"{reason}: net amount now {net}")
+    db.session.flush()
+    member = db.session.get(Member, purchase.member_id)
+    tiers.after_refund(member, purchase)

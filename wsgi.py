@@ -1,0 +1,3 @@
+from loyalty import create_app
+
+app = create_app()
