@@ -129,3 +129,24 @@ def at():
     def freeze(stamp: str):
         return clock.frozen(datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc))
     return freeze
+
+
+@pytest.fixture
+def live_server():
+    """live_server(workers=4, env={}) -> a started LiveServer on a fresh, committed database."""
+    from tests.live import LiveServer, fresh_database
+
+    servers, databases = [], []
+
+    def start(workers=4, env=None):
+        database = fresh_database(TEST_DATABASE_URL)
+        databases.append(database)
+        server = LiveServer(database.__enter__(), workers=workers, env=env)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+    for database in databases:
+        database.__exit__(None, None, None)
