@@ -61,7 +61,10 @@ def handle_http_exception(error: HTTPException):
     if error.code == 400:  # malformed JSON and other unreadable requests
         return error_response(422, "validation_error", "The request body is not valid JSON.")
     message = data.get("message") or error.description or code
-    return error_response(error.code, code, message, headers=data.get("headers"))
+    # Keep what the exception says about itself (Allow on a 405, Retry-After on a 429).
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    return error_response(error.code, code, message, headers=headers)
 
 
 def _flatten_locations(messages: dict) -> dict:
