@@ -27,20 +27,22 @@ def _encode(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> list:
+def _decode(cursor: str, size: int) -> list:
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]}) from None
+        values = None
+    if not (isinstance(values, list) and len(values) == size
+            and all(isinstance(value, (str, int)) for value in values)):
+        raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]})
+    return values
 
 
 def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, ascending: bool = False,
              key_of=None) -> dict:
     """One page of `query`, keyset-ordered on `key_columns` (unique together)."""
     if cursor:
-        values = _decode(cursor)
-        if len(values) != len(key_columns):
-            raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]})
+        values = _decode(cursor, len(key_columns))
         position = tuple_(*key_columns)
         query = query.where(position > tuple_(*values) if ascending else position < tuple_(*values))
     order = [column.asc() if ascending else column.desc() for column in key_columns]
