@@ -102,3 +102,11 @@ class InvalidSignature(LoyaltyError):
 
 class ServiceUnavailable(LoyaltyError):
     status, code, message = 503, "service_unavailable", "The service is temporarily unavailable."
+
+
+class TierExists(Conflict):
+    code, message = "tier_exists", "Another tier already has this key."
+
+
+class ThresholdTaken(Conflict):
+    code, message = "threshold_taken", "Another tier already starts at this number of qualifying points."

@@ -1,6 +1,38 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
-from loyalty import clock, idempotency
+from loyalty import clock, idempotency, tiers
 from loyalty.extensions import db
+from loyalty.models import Member
+from loyalty.program import get_program
+
+BATCH = 500
+
+
+def _in_batches(query, work) -> int:
+    """Apply work(member) to each member id the query yields, committing every BATCH; returns the count."""
+    done, last_id = 0, ""
+    while True:
+        ids = db.session.execute(query.where(Member.id > last_id).order_by(Member.id).limit(BATCH)).scalars().all()
+        for member_id in ids:
+            work(db.session.get(Member, member_id, with_for_update=True))
+        db.session.commit()
+        done += len(ids)
+        if len(ids) < BATCH:
+            return done
+        last_id = ids[-1]
+
+
+def reevaluate_tier_config(now):
+    program = get_program()
+    version = program.tier_config_version
+    ladder = tiers.ladder()
+    count = _in_batches(tiers.members_behind_config_query(version),
+                        lambda member: tiers.reevaluate_for_config(member, now, ladder, program))
+    return f"{count} members re-evaluated after tier changes"
+
+
+def evaluate_tiers(now):
+    count = _in_batches(tiers.members_due_query(now), lambda member: tiers.evaluate(member, as_of=now))
+    return f"{count} members' tiers evaluated"
 
 
 def prune_idempotency_keys(now):
@@ -12,6 +44,8 @@ def prune_idempotency_keys(now):
 # (name, job(now) -> summary). Later work appends its jobs here, in the order they must run.
 JOBS = [
     ("idempotency keys", prune_idempotency_keys),
+    ("tier changes", reevaluate_tier_config),
+    ("tier evaluation", evaluate_tiers),
 ]
 
 

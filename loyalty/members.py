@@ -2,9 +2,9 @@
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import clock, ledger, tiers
+from loyalty import clock, ledger, tier_settings, tiers
 from loyalty.actors import Actor
-from loyalty.errors import MemberExists, NotFound
+from loyalty.errors import MemberExists, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.ids import new_code, normalise_code
 from loyalty.models import AuthToken, Member
@@ -53,8 +53,9 @@ def _insert_with_unique_code(fields: dict) -> Member:
     raise RuntimeError("could not draw a unique member code")
 
 
-def get_member(member_id: str) -> Member:
-    member = db.session.get(Member, member_id)
+def get_member(member_id: str, *, lock: bool = False) -> Member:
+    """The member; `lock` holds its row until commit (tier and balance changes to come)."""
+    member = db.session.get(Member, member_id, with_for_update=lock or None)
     if member is None:
         raise NotFound(f"No member {member_id}.")
     return member
@@ -66,14 +67,14 @@ def find_by_external_id(external_id: str) -> Member | None:
     ).scalar_one_or_none()
 
 
-def resolve(member_id: str | None = None, external_id: str | None = None) -> Member:
+def resolve(member_id: str | None = None, external_id: str | None = None, *, lock: bool = False) -> Member:
     """The member named by id or by the storefront's external_id."""
-    if member_id:
-        return get_member(member_id)
-    member = find_by_external_id(external_id)
-    if member is None:
-        raise NotFound(f"No member with external_id {external_id}.")
-    return member
+    if not member_id:
+        member = find_by_external_id(external_id)
+        if member is None:
+            raise NotFound(f"No member with external_id {external_id}.")
+        member_id = member.id
+    return get_member(member_id, lock=lock)
 
 
 def lookup_query(filters: dict):
@@ -121,5 +122,16 @@ def close_member(member_id: str) -> Member:
         .where(AuthToken.member_id == member.id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=clock.now())
     )
+    db.session.flush()
+    return member
+
+
+def set_tier(member_id: str, tier_key: str | None, until, reason: str, actor: Actor) -> Member:
+    """Hold a member at a tier chosen by hand until `until` (then normal rules resume)."""
+    member = get_member(member_id)
+    if until <= clock.now():
+        raise ValidationFailed("until must be in the future.", fields={"until": ["Must be in the future."]})
+    tier = tier_settings.find_by_key(tier_key) if tier_key is not None else None
+    tiers.set_manually(member, tier, until, note=f"{reason} (by {actor.type} {actor.id})")
     db.session.flush()
     return member

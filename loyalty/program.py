@@ -8,6 +8,9 @@ from loyalty.extensions import db
 from loyalty.models import Program
 
 
+TIER_RULES = {"tier_window_days", "tier_retention_days"}
+
+
 def get_program() -> Program:
     """The settings row; a fresh database gets the defaults."""
     program = db.session.get(Program, 1)
@@ -24,6 +27,8 @@ def get_program() -> Program:
 def update_program(changes: dict) -> Program:
     """Apply a validated PATCH; the result must still make sense as a whole."""
     program = get_program()
+    if any(getattr(program, field) != changes[field] for field in TIER_RULES & changes.keys()):
+        program.tier_config_version += 1  # run-jobs re-evaluates every member
     for field, value in changes.items():
         setattr(program, field, value)
     if program.expiry_policy != "none" and not program.expiry_days:

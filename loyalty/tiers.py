@@ -1,26 +1,251 @@
-"""Tier rules (filled in by the tiers work)."""
+"""Tier rules (API.md, Rules: Tiers): qualification, upgrades, downgrades and history.
+
+The tier history is the truth: the tier held at a moment is the latest change effective at or
+before it, and the entry tier (threshold 0) when there is none, since every member holds it
+from the beginning of time. `Member.tier`, `tier_reached_at` and `tier_review_at` cache the
+present: the tier now, when it was reached, and the next moment it may be lost.
+
+Upgrades happen at the purchase that crosses a threshold, effective at its `occurred_at`.
+Downgrades happen only when a member is evaluated (run-jobs, or the member's next purchase,
+refund or redemption), never within `tier_retention_days` of reaching the tier, and take effect
+at the moment they fell due. With run-jobs every minute that is when they are evaluated; it also
+lets purchases imported in time order rebuild the history live traffic would have written.
+"""
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import case, func, select
 
-def start_history(member) -> None:
-    """Write the member's first tier-history row (reason `enrolled`)."""
+from loyalty import clock
+from loyalty.extensions import db
+from loyalty.models import Member, Purchase, Tier, TierChange
+from loyalty.program import get_program
 
-
-def multiplier_at(member, moment) -> Decimal:
-    return Decimal(1)
-
-
-def after_purchase(member, purchase) -> None:
-    """Upgrade (or evaluate) the member after a purchase."""
+MAX_REVIEWS_PER_EVALUATION = 1000  # a guard; each review moves time strictly forward
 
 
-def after_refund(member, purchase) -> None:
-    """Evaluate the member after a refund."""
+def ladder() -> list[Tier]:
+    """The live tiers, lowest threshold first."""
+    return list(db.session.execute(
+        select(Tier).where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points)
+    ).scalars())
 
 
-def progress(member) -> dict:
-    return {"qualifying_points": 0, "next_tier": None, "points_to_next_tier": None, "held_until": None}
+def _entry(tiers: list[Tier]) -> Tier | None:
+    return tiers[0] if tiers and tiers[0].min_qualifying_points == 0 else None
 
 
-def history(member_id) -> list[dict]:
-    return []
+def _rank(tier: Tier | None) -> int:
+    return -1 if tier is None else tier.min_qualifying_points
+
+
+def tier_for(points: int, tiers: list[Tier]) -> Tier | None:
+    """The highest tier whose threshold the points reach."""
+    reached = [tier for tier in tiers if tier.min_qualifying_points <= points]
+    return reached[-1] if reached else None
+
+
+def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> int:
+    """Qualifying points (net of refunds) of purchases in (moment - window, moment]."""
+    return db.session.execute(
+        select(func.coalesce(func.sum(Purchase.qualifying_points), 0))
+        .where(Purchase.member_id == member_id,
+               Purchase.occurred_at > moment - timedelta(days=window_days),
+               Purchase.occurred_at <= moment)
+    ).scalar_one()
+
+
+def tier_at(member: Member, moment: datetime) -> Tier | None:
+    """The tier the member held at `moment`, read from the history."""
+    if member.tier_reached_at is None or moment >= member.tier_reached_at:
+        return member.tier
+    change = db.session.execute(
+        select(TierChange)
+        .where(TierChange.member_id == member.id, TierChange.reason != "enrolled",
+               TierChange.effective_at <= moment)
+        .order_by(TierChange.effective_at.desc(), TierChange.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return change.tier if change is not None else _entry(ladder())
+
+
+def multiplier_at(member: Member, moment: datetime) -> Decimal:
+    tier = tier_at(member, moment)
+    return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
+
+
+# -- writing history -------------------------------------------------------------------------
+
+def start_history(member: Member) -> None:
+    """The first history row, written at enrolment (reason `enrolled`)."""
+    program = get_program()
+    entry = _entry(ladder())
+    member.tier = entry
+    member.tier_reached_at = None
+    member.tier_config_version = program.tier_config_version
+    db.session.add(TierChange(member_id=member.id, tier=entry, effective_at=member.enrolled_at,
+                              reason="enrolled"))
+
+
+def _change(member: Member, tier: Tier | None, moment: datetime, reason: str, **extra) -> None:
+    db.session.add(TierChange(member_id=member.id, tier=tier, effective_at=moment, reason=reason, **extra))
+    if member.tier_reached_at is None or moment >= member.tier_reached_at:
+        member.tier = tier
+        member.tier_reached_at = moment
+
+
+# -- when a tier may be lost -------------------------------------------------------------------
+
+def _drop_moment(member: Member, moment: datetime, threshold: int, window_days: int) -> datetime | None:
+    """When, with no new purchases, window points first fall below `threshold` (None: never)."""
+    window = timedelta(days=window_days)
+    purchases = db.session.execute(
+        select(Purchase.occurred_at, Purchase.qualifying_points)
+        .where(Purchase.member_id == member.id, Purchase.qualifying_points > 0,
+               Purchase.occurred_at > moment - window, Purchase.occurred_at <= moment)
+        .order_by(Purchase.occurred_at)
+    ).all()
+    remaining = sum(points for _, points in purchases)
+    if remaining < threshold:
+        return moment
+    for occurred_at, points in purchases:
+        remaining -= points
+        if remaining < threshold:
+            return occurred_at + window
+    return None
+
+
+def _schedule(member: Member, moment: datetime, tiers: list[Tier], program) -> None:
+    """Set tier_review_at: the next moment after `moment` the member's tier may be lost."""
+    held = member.tier
+    if member.tier_override_until is not None:
+        member.tier_review_at = member.tier_override_until
+    elif held is not None and held.deleted_at is not None:
+        member.tier_review_at = moment
+    elif held is None or held is tier_for(0, tiers):
+        member.tier_review_at = None  # nothing lower to fall to
+    else:
+        retained_until = member.tier_reached_at + timedelta(days=program.tier_retention_days)
+        drop = _drop_moment(member, moment, held.min_qualifying_points, program.tier_window_days)
+        member.tier_review_at = None if drop is None else max(retained_until, drop)
+
+
+def _review(member: Member, moment: datetime, reason: str, tiers: list[Tier], program) -> None:
+    """Evaluate the member as of `moment`: downgrade if it is due, then reschedule."""
+    held = member.tier
+    if member.tier_override_until is not None:
+        if moment >= member.tier_override_until:  # the override is over: normal rules resume
+            member.tier_override_until = None
+            target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
+            if target is not held:
+                _change(member, target, moment, "evaluation", note="manual tier ended")
+        _schedule(member, moment, tiers, program)
+        return
+    deleted = held is not None and held.deleted_at is not None
+    retained = (held is not None and member.tier_reached_at is not None
+                and moment < member.tier_reached_at + timedelta(days=program.tier_retention_days))
+    if deleted or not retained:
+        target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
+        if deleted or _rank(target) < _rank(held):
+            _change(member, target, moment, reason)
+    _schedule(member, moment, tiers, program)
+
+
+def catch_up(member: Member, as_of: datetime) -> None:
+    """Apply every downgrade that fell due up to `as_of`, each at the moment it fell due."""
+    if member.tier_review_at is None or member.tier_review_at > as_of:
+        return
+    tiers, program = ladder(), get_program()
+    for _ in range(MAX_REVIEWS_PER_EVALUATION):
+        moment = member.tier_review_at
+        if moment is None or moment > as_of:
+            return
+        _review(member, moment, "evaluation", tiers, program)
+        if member.tier_review_at is not None and member.tier_review_at <= moment:
+            return  # no progress: wait for the next evaluation
+
+
+def evaluate(member: Member, reason: str = "evaluation", as_of: datetime | None = None) -> None:
+    """Evaluate the member as of now (run-jobs, a refund, a redemption)."""
+    as_of = as_of or clock.now()
+    catch_up(member, as_of)
+    if member.tier_reached_at is not None and as_of < member.tier_reached_at:
+        return  # history already runs past this moment (an out-of-order import)
+    _review(member, as_of, reason, ladder(), get_program())
+
+
+# -- the events that move tiers ----------------------------------------------------------------
+
+def after_purchase(member: Member, purchase: Purchase) -> None:
+    """Upgrade the member if this purchase crossed a threshold, effective at its occurred_at."""
+    moment = purchase.occurred_at
+    tiers = ladder()
+    if not tiers:
+        return
+    program = get_program()
+    held = tier_at(member, moment)
+    target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
+    if _rank(target) > _rank(held):
+        _change(member, target, moment, "purchase", purchase_id=purchase.id)
+    if member.tier_reached_at is None or moment >= member.tier_reached_at:
+        _schedule(member, moment, tiers, program)
+
+
+def after_refund(member: Member, purchase: Purchase) -> None:
+    """A refund lowers qualifying points; the tier may drop only if retention is over."""
+    evaluate(member, "refund")
+
+
+def reevaluate_for_config(member: Member, now: datetime, tiers: list[Tier], program) -> None:
+    """Re-evaluate after tiers or their window changed: upgrades now, downgrades as the rules allow."""
+    catch_up(member, now)
+    held = member.tier
+    target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
+    deleted = held is not None and held.deleted_at is not None
+    if deleted or (_rank(target) > _rank(held) and member.tier_override_until is None):
+        _change(member, target, now, "tier_config_changed")
+    else:
+        _review(member, now, "tier_config_changed", tiers, program)
+    _schedule(member, now, tiers, program)
+    member.tier_config_version = program.tier_config_version
+
+
+def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) -> None:
+    """Hold the member at `tier` until `until`; then normal rules resume."""
+    now = clock.now()
+    member.tier_override_until = until
+    _change(member, tier, now, "manual", note=note, override_until=until)
+    member.tier_review_at = until
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def progress(member: Member) -> dict:
+    """The member's tier_progress: window points, the next tier and the date the tier is held until."""
+    tiers = ladder()
+    program = get_program()
+    points = qualifying_points_at(member.id, clock.now(), program.tier_window_days)
+    above = [tier for tier in tiers if _rank(tier) > _rank(member.tier)]
+    next_tier = above[0] if above else None
+    return {
+        "qualifying_points": points,
+        "next_tier": next_tier.key if next_tier else None,
+        "points_to_next_tier": max(next_tier.min_qualifying_points - points, 0) if next_tier else None,
+        "held_until": member.tier_review_at,
+    }
+
+
+def history_query(member_id: str):
+    """The member's tier history, oldest first; the enrolment row leads."""
+    return (
+        select(TierChange).where(TierChange.member_id == member_id)
+        .order_by(case((TierChange.reason == "enrolled", 0), else_=1),
+                  TierChange.effective_at, TierChange.id)
+    )
+
+
+def members_due_query(now: datetime):
+    return select(Member.id).where(Member.tier_review_at <= now)
+
+
+def members_behind_config_query(version: int):
+    return select(Member.id).where(Member.tier_config_version < version)

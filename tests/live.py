@@ -71,7 +71,7 @@ class LiveServer:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or accepted before a worker is ready
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("gunicorn did not start")

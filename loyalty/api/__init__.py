@@ -1,10 +1,10 @@
 """The HTTP API: every resource blueprint, registered in one list."""
 from flask_smorest import Api
 
-from loyalty.api import health, members, program, purchases
+from loyalty.api import health, members, program, purchases, tiers
 from loyalty.api.errors import ErrorSchema
 
-BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp]
+BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp]
 
 
 class LoyaltyApi(Api):

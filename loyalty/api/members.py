@@ -10,6 +10,7 @@ from loyalty.api.fields import StrictInteger, Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import STAFF, STOREFRONT, current_actor, requires
 from loyalty.api.transaction import commits
+from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member
 
 blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Members and their points")
@@ -97,7 +98,8 @@ class AdjustmentInSchema(ma.Schema):
 
 
 class TierHistoryRowSchema(ma.Schema):
-    tier = ma.fields.String(allow_none=True, required=True)
+    tier = ma.fields.Function(lambda row: row.tier.key if row.tier else None, required=True, allow_none=True,
+                              metadata={"type": "string", "description": "The tier's key, or null"})
     effective_at = Timestamp(required=True)
     reason = ma.fields.String(required=True)
     note = ma.fields.String(allow_none=True)
@@ -191,6 +193,25 @@ class MemberTierHistory(MethodView):
     @documents_errors(blp, *AUTH_ERRORS, errors.NotFound)
     @blp.response(200, page_schema(TierHistoryRowSchema))
     def get(self, member_id):
-        """Every tier change of the member, oldest first."""
+        """Every tier change of the member, oldest first (the enrolment row leads)."""
         members.get_member(member_id)
-        return {"data": tiers.history(member_id), "next_cursor": None}
+        rows = db.session.execute(tiers.history_query(member_id)).scalars().all()
+        return {"data": rows, "next_cursor": None}
+
+
+class ManualTierSchema(ma.Schema):
+    tier = ma.fields.String(required=True, allow_none=True, metadata={"description": "A tier key, or null"})
+    until = Timestamp(required=True, metadata={"description": "When normal tier rules resume"})
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+
+
+@blp.route("/<member_id>/tier")
+class MemberTier(MethodView):
+    @requires("manager")
+    @commits
+    @documents_errors(blp, *AUTH_ERRORS, errors.NotFound, errors.ValidationFailed)
+    @blp.arguments(ManualTierSchema)
+    @blp.response(200, MemberSchema)
+    def put(self, data, member_id):
+        """Set the member's tier by hand until a date (admin, manager); recorded in tier history."""
+        return members.set_tier(member_id, data["tier"], data["until"], data["reason"], current_actor())

@@ -66,7 +66,7 @@ class Purchases(MethodView):
     def post(self, data):
         """Record a purchase and earn its points (200 for a repeat of the same order)."""
         actor = current_actor()
-        member = members.resolve(data.pop("member_id", None), data.pop("external_id", None))
+        member = members.resolve(data.pop("member_id", None), data.pop("external_id", None), lock=True)
         data.setdefault("occurred_at", None)
         purchase, created = purchases.record_purchase(
             member, **data, source="pos" if actor.type == "staff" else "api", actor=actor)

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty.extensions import db
@@ -45,8 +45,13 @@ class Member(db.Model):
     tier_id: Mapped[str | None] = mapped_column(ForeignKey("tiers.id"))
     tier_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tier_override_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The next moment the tier may be lost (retention over, or window points running out);
+    # run-jobs evaluates members whose moment has come. Null: nothing could lower the tier.
+    tier_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The program's tier_config_version this member was last evaluated under.
+    tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
 
-    tier = relationship("Tier", lazy="joined")
+    tier = relationship("Tier")
 
 
 class Purchase(db.Model):

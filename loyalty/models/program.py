@@ -34,4 +34,6 @@ class Program(db.Model):
     signup_bonus: Mapped[int] = mapped_column(BigInteger, default=0)
     birthday_bonus: Mapped[int] = mapped_column(BigInteger, default=0)
     auto_enroll: Mapped[bool] = mapped_column(default=True)
+    # Bumped by every change to tiers or their window; run-jobs re-evaluates members behind it.
+    tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

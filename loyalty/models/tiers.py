@@ -54,5 +54,7 @@ class TierChange(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str | None] = mapped_column(String(500))
     override_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The purchase that caused an upgrade: reports read the tier held "before it counted".
+    purchase_id: Mapped[str | None] = mapped_column(ForeignKey("purchases.id"))
 
     tier = relationship(Tier, lazy="joined")

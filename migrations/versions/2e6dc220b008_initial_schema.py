@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f177a5c562fa
+Revision ID: 2e6dc220b008
 Revises: 
-Create Date: 2026-11-22 13:55:35.305631
+Create Date: 2026-11-30 01:32:30.489059
 
 """
 from alembic import op
@@ -12,10 +12,26 @@ import loyalty.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = 'f177a5c562fa'
+revision = '2e6dc220b008'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The ledger is append-only: the database itself refuses UPDATE and DELETE of an entry.
+LEDGER_GUARD = {
+    "sqlite": [
+        """CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries
+           BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+        """CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+           BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+    ],
+    "postgresql": [
+        """CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger AS $$
+           BEGIN RAISE EXCEPTION 'ledger entries are append-only'; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+           FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()""",
+    ],
+}
 
 
 def upgrade():
@@ -110,6 +126,7 @@ def upgrade():
     sa.Column('signup_bonus', sa.BigInteger(), nullable=False),
     sa.Column('birthday_bonus', sa.BigInteger(), nullable=False),
     sa.Column('auto_enroll', sa.Boolean(), nullable=False),
+    sa.Column('tier_config_version', sa.Integer(), nullable=False),
     sa.Column('updated_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("expiry_policy IN ('none', 'inactivity', 'fixed')", name=op.f('ck_program_expiry_policy')),
     sa.CheckConstraint('id = 1', name=op.f('ck_program_single_row')),
@@ -167,6 +184,8 @@ def upgrade():
     sa.Column('tier_id', sa.String(length=40), nullable=True),
     sa.Column('tier_reached_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tier_override_until', loyalty.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('tier_review_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('tier_config_version', sa.Integer(), nullable=False),
     sa.CheckConstraint("status IN ('active', 'suspended', 'closed')", name=op.f('ck_members_status')),
     sa.ForeignKeyConstraint(['tier_id'], ['tiers.id'], name=op.f('fk_members_tier_id_tiers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
@@ -176,6 +195,7 @@ def upgrade():
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_members_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_members_stripe_customer_id'), ['stripe_customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_members_tier_review_at'), ['tier_review_at'], unique=False)
 
     op.create_table('rewards',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -283,23 +303,6 @@ def upgrade():
         batch_op.create_index('ix_redemptions_member_reward', ['member_id', 'reward_id'], unique=False)
         batch_op.create_index('ix_redemptions_status_expires', ['status', 'expires_at'], unique=False)
 
-    op.create_table('tier_history',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('member_id', sa.String(length=40), nullable=False),
-    sa.Column('tier_id', sa.String(length=40), nullable=True),
-    sa.Column('effective_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reason', sa.String(length=32), nullable=False),
-    sa.Column('recorded_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('note', sa.String(length=500), nullable=True),
-    sa.Column('override_until', loyalty.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("reason IN ('enrolled', 'purchase', 'refund', 'evaluation', 'manual', 'tier_config_changed')", name=op.f('ck_tier_history_reason')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_tier_history_member_id_members')),
-    sa.ForeignKeyConstraint(['tier_id'], ['tiers.id'], name=op.f('fk_tier_history_tier_id_tiers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tier_history'))
-    )
-    with op.batch_alter_table('tier_history', schema=None) as batch_op:
-        batch_op.create_index('ix_tier_history_member_effective', ['member_id', 'effective_at'], unique=False)
-
     op.create_table('ledger_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('member_id', sa.String(length=40), nullable=False),
@@ -346,11 +349,39 @@ def upgrade():
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refunds_purchase_id'), ['purchase_id'], unique=False)
 
+    op.create_table('tier_history',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('member_id', sa.String(length=40), nullable=False),
+    sa.Column('tier_id', sa.String(length=40), nullable=True),
+    sa.Column('effective_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.String(length=32), nullable=False),
+    sa.Column('recorded_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('override_until', loyalty.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('purchase_id', sa.String(length=40), nullable=True),
+    sa.CheckConstraint("reason IN ('enrolled', 'purchase', 'refund', 'evaluation', 'manual', 'tier_config_changed')", name=op.f('ck_tier_history_reason')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_tier_history_member_id_members')),
+    sa.ForeignKeyConstraint(['purchase_id'], ['purchases.id'], name=op.f('fk_tier_history_purchase_id_purchases')),
+    sa.ForeignKeyConstraint(['tier_id'], ['tiers.id'], name=op.f('fk_tier_history_tier_id_tiers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tier_history'))
+    )
+    with op.batch_alter_table('tier_history', schema=None) as batch_op:
+        batch_op.create_index('ix_tier_history_member_effective', ['member_id', 'effective_at'], unique=False)
+
     # ### end Alembic commands ###
+    for statement in LEDGER_GUARD[op.get_bind().dialect.name]:
+        op.execute(statement)
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries")
+        op.execute("DROP FUNCTION IF EXISTS ledger_entries_append_only()")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('tier_history', schema=None) as batch_op:
+        batch_op.drop_index('ix_tier_history_member_effective')
+
+    op.drop_table('tier_history')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_purchase_id'))
 
@@ -362,10 +393,6 @@ def downgrade():
         batch_op.drop_index('ix_ledger_entries_created_at')
 
     op.drop_table('ledger_entries')
-    with op.batch_alter_table('tier_history', schema=None) as batch_op:
-        batch_op.drop_index('ix_tier_history_member_effective')
-
-    op.drop_table('tier_history')
     with op.batch_alter_table('redemptions', schema=None) as batch_op:
         batch_op.drop_index('ix_redemptions_status_expires')
         batch_op.drop_index('ix_redemptions_member_reward')
@@ -384,6 +411,7 @@ def downgrade():
     op.drop_table('auth_tokens')
     op.drop_table('rewards')
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_members_tier_review_at'))
         batch_op.drop_index(batch_op.f('ix_members_stripe_customer_id'))
         batch_op.drop_index(batch_op.f('ix_members_email'))
 

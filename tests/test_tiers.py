@@ -1,0 +1,264 @@
+"""Tiers against API.md, Rules: Tiers and Earning (the multiplier), on both databases."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from loyalty import jobs
+
+T0 = datetime(2023, 1, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+@pytest.fixture
+def ladder(client, admin, program):
+    """Bronze 0 (×1), Silver 500 (×1.5), Gold 1500 (×2); window and retention 365 days."""
+    made = {}
+    for key, threshold, multiplier in (("bronze", 0, "1"), ("silver", 500, "1.5"), ("gold", 1500, "2")):
+        response = client.post("/v1/tiers", headers=admin, json={
+            "key": key, "name": key.title(), "min_qualifying_points": threshold,
+            "multiplier": multiplier, "benefits": [f"{key} perk"]})
+        assert response.status_code == 201, response.get_json()
+        made[key] = response.get_json()
+    run_jobs()
+    return made
+
+
+def run_jobs(at_moment=None):
+    from loyalty import clock
+    if at_moment is None:
+        return list(jobs.run_all())
+    with clock.frozen(at_moment):
+        return list(jobs.run_all())
+
+
+@pytest.fixture
+def shop(client, admin, enroll, at, ladder):
+    """A member and a buy(dollars, on=moment) that posts a purchase as an import (clock left alone)."""
+    member = enroll(external_id="tiered")
+    counter = iter(range(10**6))
+
+    def buy(dollars, on, live=False):
+        body = {"member_id": member["id"], "order_id": f"t-{next(counter)}", "amount": dollars * 100,
+                "currency": "usd", "occurred_at": stamp(on)}
+        if live:
+            with at(stamp(on)):
+                response = client.post("/v1/purchases", json=body, headers=admin)
+        else:
+            response = client.post("/v1/purchases", json=body, headers=admin)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def state(moment=None):
+        if moment is None:
+            return client.get(f"/v1/members/{member['id']}", headers=admin).get_json()
+        with at(stamp(moment)):
+            return client.get(f"/v1/members/{member['id']}", headers=admin).get_json()
+
+    def history():
+        rows = client.get(f"/v1/members/{member['id']}/tier-history", headers=admin).get_json()["data"]
+        return [(row["tier"], row["effective_at"], row["reason"]) for row in rows]
+
+    buy.member, buy.state, buy.history = member, state, history
+    return buy
+
+
+def test_tiers_are_listed_by_rank_for_every_role(client, admin, storefront, ladder):
+    """Does GET /v1/tiers list tiers by ascending threshold, to the storefront too?"""
+    body = client.get("/v1/tiers", headers=storefront).get_json()
+    assert [tier["key"] for tier in body["data"]] == ["bronze", "silver", "gold"]
+    assert body["data"][1]["multiplier"] == "1.5"
+    assert body["data"][1]["benefits"] == ["silver perk"]
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"key": "silver", "name": "Again", "min_qualifying_points": 700}, 409, "tier_exists"),
+    ({"key": "plus", "name": "Plus", "min_qualifying_points": 500}, 409, "threshold_taken"),
+    ({"key": "zero", "name": "Zero", "min_qualifying_points": 0}, 409, "threshold_taken"),
+    ({"key": "neg", "name": "Neg", "min_qualifying_points": -1}, 422, "validation_error"),
+    ({"key": "low", "name": "Low", "min_qualifying_points": 10, "multiplier": "0.5"}, 422, "validation_error"),
+    ({"key": "flt", "name": "Float", "min_qualifying_points": 10, "multiplier": 1.5}, 422, "validation_error"),
+    ({"key": "Bad Key", "name": "X", "min_qualifying_points": 10}, 422, "validation_error"),
+])
+def test_tier_creation_is_validated(client, admin, ladder, body, status, code):
+    """Are keys and thresholds unique (one entry tier at most) and multipliers decimal strings ≥ 1?"""
+    response = client.post("/v1/tiers", headers=admin, json=body)
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_only_admins_write_tiers(client, storefront, ladder):
+    """Is the storefront refused tier writes with 403?"""
+    assert client.post("/v1/tiers", headers=storefront, json={
+        "key": "x", "name": "X", "min_qualifying_points": 9}).status_code == 403
+    assert client.delete(f"/v1/tiers/{ladder['gold']['id']}", headers=storefront).status_code == 403
+
+
+def test_enrolment_starts_in_the_entry_tier(shop, ladder):
+    """Does a new member hold the entry tier, with an `enrolled` first history row?"""
+    member = shop.state()
+    assert member["tier"] == {"key": "bronze", "name": "Bronze"}
+    assert shop.history()[0][0::2] == ("bronze", "enrolled")
+
+
+def test_crossing_purchase_earns_at_the_old_multiplier(shop, ladder):
+    """Does the upgrade apply from the next purchase on, effective at the crossing purchase?"""
+    assert shop(400, day(0))["points_earned"] == 400
+    crossing = shop(200, day(1))
+    assert crossing["points_earned"] == 200            # still Bronze ×1
+    assert shop(100, day(2))["points_earned"] == 150   # Silver ×1.5
+    assert shop.history()[1:] == [("silver", stamp(day(1)), "purchase")]
+
+
+def test_several_thresholds_at_once_jump_straight_to_the_highest(shop, ladder):
+    """Does one big purchase go from Bronze straight to Gold?"""
+    shop(1600, day(0))
+    assert shop.history()[1:] == [("gold", stamp(day(0)), "purchase")]
+    assert shop(10, day(1))["points_earned"] == 20
+
+
+@pytest.mark.parametrize("gap_days, upgraded", [
+    (364, True),    # both purchases inside (t - 365, t]
+    (365, False),   # the first one has just left the window
+])
+def test_window_edges(shop, ladder, gap_days, upgraded):
+    """Are qualifying points counted over (t − tier_window_days, t]?"""
+    shop(400, day(0))
+    shop(100, day(gap_days))
+    assert (shop.state(day(gap_days))["tier"]["key"] == "silver") is upgraded
+
+
+def test_refund_lowers_qualifying_points_but_not_the_tier_before_retention(client, admin, shop, ladder, at):
+    """Does a refund across the threshold keep the tier until retention ends, then drop it?"""
+    first = shop(600, day(0))
+    with at(stamp(day(10))):
+        response = client.post(f"/v1/purchases/{first['id']}/refunds", json={"amount": 20000}, headers=admin)
+        assert response.status_code == 201
+    member = shop.state(day(10))
+    assert member["tier"]["key"] == "silver"
+    assert member["tier_progress"]["qualifying_points"] == 400
+    run_jobs(day(364))
+    assert shop.state(day(364))["tier"]["key"] == "silver"
+    run_jobs(day(366))
+    assert shop.state(day(366))["tier"]["key"] == "bronze"
+    assert shop.history()[-1] == ("bronze", stamp(day(365)), "evaluation")
+
+
+def test_retention_keeps_the_tier_then_an_evaluation_drops_it(shop, ladder):
+    """Without purchases, is Silver kept for tier_retention_days and lost only when evaluated?"""
+    shop(600, day(0))
+    assert shop.state(day(200))["tier_progress"]["held_until"] == stamp(day(365))
+    assert shop.state(day(400))["tier"]["key"] == "silver"   # reading evaluates nothing
+    run_jobs(day(400))
+    assert shop.state(day(400))["tier"]["key"] == "bronze"
+    assert shop.history()[1:] == [("silver", stamp(day(0)), "purchase"),
+                                  ("bronze", stamp(day(365)), "evaluation")]
+    run_jobs(day(401))
+    assert len(shop.history()) == 3   # run-jobs is idempotent
+
+
+def test_downgrade_goes_to_the_tier_still_earned(shop, ladder):
+    """When Gold lapses with Silver's points still in the window, is the member moved to Silver?"""
+    shop(1500, day(0))
+    shop(600, day(300))
+    run_jobs(day(370))
+    assert shop.history()[1:] == [("gold", stamp(day(0)), "purchase"),
+                                  ("silver", stamp(day(365)), "evaluation")]
+    assert shop.state(day(370))["tier_progress"]["held_until"] == stamp(day(730))
+
+
+def test_a_purchase_after_lapse_earns_at_the_lower_multiplier(shop, ladder):
+    """Does the next purchase apply the downgrade that fell due first (imports included)?"""
+    shop(600, day(0))
+    assert shop(100, day(500))["points_earned"] == 100  # Bronze again: ×1
+    assert shop.history()[-1] == ("bronze", stamp(day(365)), "evaluation")
+
+
+def test_manual_tier_holds_until_its_end_date(client, admin, shop, ladder, at):
+    """Does a manual tier apply at once, show in history, and end when its date passes?"""
+    shop(100, day(0))
+    with at(stamp(day(1))):
+        response = client.put(f"/v1/members/{shop.member['id']}/tier", headers=admin, json={
+            "tier": "gold", "until": stamp(day(30)), "reason": "service recovery"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["tier"]["key"] == "gold"
+    assert shop(10, day(2))["points_earned"] == 20
+    run_jobs(day(20))
+    assert shop.state(day(20))["tier"]["key"] == "gold"
+    run_jobs(day(31))
+    assert shop.history()[1:] == [("gold", stamp(day(1)), "manual"),
+                                  ("bronze", stamp(day(30)), "evaluation")]
+
+
+def test_manual_tier_is_refused_to_the_storefront_and_checked(client, admin, storefront, shop, ladder):
+    """Is a manual tier admin/manager only, with a known key and a future end date?"""
+    url = f"/v1/members/{shop.member['id']}/tier"
+    body = {"tier": "gold", "until": "2999-01-01T00:00:00Z", "reason": "vip"}
+    assert client.put(url, headers=storefront, json=body).status_code == 403
+    assert client.put(url, headers=admin, json={**body, "tier": "nope"}).status_code == 404
+    assert client.put(url, headers=admin, json={**body, "until": "2000-01-01T00:00:00Z"}).status_code == 422
+
+
+def test_lower_threshold_upgrades_on_run_jobs(client, admin, shop, ladder, at):
+    """Does lowering Gold's threshold re-evaluate members in run-jobs, with reason tier_config_changed?"""
+    shop(1000, day(0))
+    with at(stamp(day(5))):
+        client.patch(f"/v1/tiers/{ladder['gold']['id']}", headers=admin, json={"min_qualifying_points": 900})
+    run_jobs(day(5))
+    assert shop.history()[-1] == ("gold", stamp(day(5)), "tier_config_changed")
+    run_jobs(day(6))
+    assert len(shop.history()) == 3
+
+
+def test_deleting_a_tier_moves_its_members(client, admin, shop, ladder, at):
+    """Does deleting Silver move its members down at once on run-jobs, keeping the key in history?"""
+    shop(600, day(0))
+    with at(stamp(day(5))):
+        assert client.delete(f"/v1/tiers/{ladder['silver']['id']}", headers=admin).status_code == 200
+    run_jobs(day(5))
+    assert shop.history()[1:] == [("silver", stamp(day(0)), "purchase"),
+                                  ("bronze", stamp(day(5)), "tier_config_changed")]
+    assert [t["key"] for t in client.get("/v1/tiers", headers=admin).get_json()["data"]] == ["bronze", "gold"]
+
+
+def test_tier_progress_reports_the_next_tier(shop, ladder):
+    """Does tier_progress give window points, the next tier and the points still needed?"""
+    shop(700, day(0))
+    progress = shop.state(day(1))["tier_progress"]
+    assert (progress["qualifying_points"], progress["next_tier"], progress["points_to_next_tier"]) == (700, "gold", 800)
+
+
+YEAR = [(300, 0), (250, 40), (400, 90), (900, 200), (50, 420), (700, 600), (100, 640), (20, 990)]
+
+
+def test_import_in_time_order_writes_the_same_history_as_live_traffic(client, admin, enroll, at, ladder):
+    """Do past-dated imports give the tier timeline that live purchases plus daily run-jobs give?"""
+    def timeline(member_id):
+        rows = client.get(f"/v1/members/{member_id}/tier-history", headers=admin).get_json()["data"]
+        return [(row["tier"], row["effective_at"], row["reason"]) for row in rows[1:]]
+
+    live, imported = enroll(external_id="live"), enroll(external_id="import")
+    bodies = [{"order_id": f"y-{number}", "amount": dollars * 100, "currency": "usd",
+               "occurred_at": stamp(day(offset))} for number, (dollars, offset) in enumerate(YEAR)]
+    for body in bodies:
+        assert client.post("/v1/purchases", headers=admin,
+                           json={**body, "member_id": imported["id"], "order_id": "i" + body["order_id"]}).status_code == 201
+    pending = list(zip(YEAR, bodies))
+    for today in range(0, 1000, 5):   # live: purchases as they happen, run-jobs between them
+        while pending and pending[0][0][1] < today + 5:
+            (_, offset), body = pending.pop(0)
+            with at(stamp(day(offset))):
+                assert client.post("/v1/purchases", headers=admin,
+                                   json={**body, "member_id": live["id"]}).status_code == 201
+        run_jobs(day(today + 4.5))
+    expected = [("silver", stamp(day(40)), "purchase"), ("gold", stamp(day(200)), "purchase"),
+                ("bronze", stamp(day(565)), "evaluation"), ("silver", stamp(day(600)), "purchase"),
+                ("bronze", stamp(day(965)), "evaluation")]
+    assert timeline(live["id"]) == expected
+    assert timeline(imported["id"]) == expected
