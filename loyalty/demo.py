@@ -4,11 +4,12 @@ Every purchase goes through the same functions as live traffic, with the clock s
 purchase's time, so ledgers, tier histories and reports look as they would after a real year.
 """
 import random
+from decimal import Decimal
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from loyalty import auth, clock, members, purchases
+from loyalty import auth, clock, jobs, members, purchases, tier_settings
 from loyalty.actors import Actor
 from loyalty.extensions import db
 from loyalty.models import Member
@@ -40,6 +41,8 @@ def load(members: int = 300, seed: int = 7) -> list[str]:
         count = simulate_purchases(rng, people, end)
         create_staff()
         db.session.commit()
+        for _ in jobs.run_all():  # evaluations due by today (downgrades of lapsed members)
+            pass
         lines.append(f"Loaded {len(people)} members and {count} purchases over the past year.")
     lines.extend(demo_keys())
     db.session.commit()
@@ -55,8 +58,20 @@ def configure_program():
     })
 
 
+DEMO_TIERS = [
+    ("bronze", "Bronze", 0, "1", ["Member prices"]),
+    ("silver", "Silver", 250, "1.25", ["Free size upgrade"]),
+    ("gold", "Gold", 750, "1.5", ["Free size upgrade", "Birthday drink"]),
+    ("platinum", "Platinum", 1500, "2", ["Free size upgrade", "Birthday drink", "Skip the queue"]),
+]
+
+
 def create_tiers():
-    """The tier ladder (added by the tiers work)."""
+    """A four-step ladder; a short window and retention so a year shows moves both ways."""
+    update_program({"tier_window_days": 120, "tier_retention_days": 60})
+    for key, name, threshold, multiplier, benefits in DEMO_TIERS:
+        tier_settings.create_tier({"key": key, "name": name, "min_qualifying_points": threshold,
+                                   "multiplier": Decimal(multiplier), "benefits": benefits})
 
 
 def create_rewards():
@@ -105,7 +120,7 @@ def simulate_purchases(rng, people, end) -> int:
             moment += timedelta(days=rng.uniform(low, high))
     visits.sort(key=lambda visit: visit[0])
     for number, (moment, member, habit) in enumerate(visits, 1):
-        amount = rng.randint(450, 4800) if habit != "regular" else rng.randint(900, 9000)
+        amount = rng.randint(450, 4800) if habit != "regular" else rng.randint(1500, 12000)
         with clock.frozen(moment):
             purchase, _ = purchases.record_purchase(
                 member, order_id=f"demo-{number:06d}", amount=amount, currency="usd",

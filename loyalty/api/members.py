@@ -178,7 +178,7 @@ def ledger_page(member_id: str, args: dict) -> dict:
 class MemberAdjustments(MethodView):
     @requires("manager")
     @commits
-    @documents_errors(blp, *AUTH_ERRORS, errors.NotFound, errors.ValidationFailed)
+    @documents_errors(blp, *AUTH_ERRORS, errors.NotFound, errors.InsufficientPoints, errors.ValidationFailed)
     @blp.arguments(AdjustmentInSchema)
     @blp.response(201, EntrySchema)
     def post(self, data, member_id):

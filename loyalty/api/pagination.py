@@ -27,13 +27,18 @@ def _encode(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, size: int) -> list:
+def _fits(value, python_type) -> bool:
+    return isinstance(value, python_type) and not isinstance(value, bool)
+
+
+def _decode(cursor: str, types: list[type]) -> list:
+    """The key values a cursor holds; each must have its column's type (a cursor from another list fails)."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         values = None
-    if not (isinstance(values, list) and len(values) == size
-            and all(isinstance(value, (str, int)) for value in values)):
+    if not (isinstance(values, list) and len(values) == len(types)
+            and all(_fits(value, python_type) for value, python_type in zip(values, types))):
         raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]})
     return values
 
@@ -42,7 +47,7 @@ def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, asc
              key_of=None) -> dict:
     """One page of `query`, keyset-ordered on `key_columns` (unique together)."""
     if cursor:
-        values = _decode(cursor, len(key_columns))
+        values = _decode(cursor, [column.type.python_type for column in key_columns])
         position = tuple_(*key_columns)
         query = query.where(position > tuple_(*values) if ascending else position < tuple_(*values))
     order = [column.asc() if ascending else column.desc() for column in key_columns]
