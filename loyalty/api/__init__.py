@@ -1,10 +1,11 @@
 """The HTTP API: every resource blueprint, registered in one list."""
 from flask_smorest import Api
 
-from loyalty.api import health, members, program, purchases, tiers
+from loyalty.api import health, members, payment_events, program, purchases, reports, tiers, webhooks
 from loyalty.api.errors import ErrorSchema
 
-BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp]
+BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, webhooks.blp,
+              payment_events.blp, reports.blp]
 
 
 class LoyaltyApi(Api):

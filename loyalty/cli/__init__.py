@@ -57,3 +57,7 @@ def demo(members, seed):
     summary = demo_data.load(members=members, seed=seed)
     for line in summary:
         click.echo(line)
+
+
+# Commands kept in their own modules register themselves on loyalty_cli when imported.
+from loyalty.cli import reports, stripe  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""`flask --app wsgi loyalty report NAME ...`."""

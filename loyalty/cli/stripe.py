@@ -1,0 +1,1 @@
+"""`flask --app wsgi loyalty stripe-replay` and `stripe-sync`."""
