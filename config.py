@@ -36,6 +36,8 @@ class Config:
     JSON_SORT_KEYS = False
     # Staff tokens live at most 12 hours (API.md, Staff); customer tokens are shorter-lived.
     STAFF_TOKEN_HOURS = 12
+    # Requests per client address to the staff login, on top of the per-email lock.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "30/minute")
     CUSTOMER_TOKEN_MINUTES = int(os.environ.get("CUSTOMER_TOKEN_MINUTES", "60"))
 
     API_TITLE = "Loyalty API"

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from loyalty import auth, clock, jobs, members, purchases, tier_settings
+from loyalty import auth, clock, jobs, members, purchases, redemptions, rewards, staff, tier_settings
 from loyalty.actors import Actor
 from loyalty.extensions import db
-from loyalty.models import Member
+from loyalty.models import Member, Reward
 from loyalty.program import get_program, update_program
 
 SHOP = Actor("system")
@@ -39,6 +39,7 @@ def load(members: int = 300, seed: int = 7) -> list[str]:
             create_campaigns(start, end)
         people = enrol_members(rng, members, start, end)
         count = simulate_purchases(rng, people, end)
+        redeem_some(rng, people, end)
         create_staff()
         db.session.commit()
         for _ in jobs.run_all():  # evaluations due by today (downgrades of lapsed members)
@@ -74,8 +75,22 @@ def create_tiers():
                                    "multiplier": Decimal(multiplier), "benefits": benefits})
 
 
+DEMO_REWARDS = [
+    {"name": "$5 off", "cost_points": 500, "kind": "discount_amount", "value": {"amount": 500, "currency": "usd"}},
+    {"name": "10% off your next order", "cost_points": 300, "kind": "discount_percent", "value": {"percent": "10"}},
+    {"name": "Free pastry", "cost_points": 250, "kind": "free_item", "value": {"sku": "PASTRY-ANY"}},
+    {"name": "Free bag of house beans", "cost_points": 900, "kind": "free_item", "value": {"sku": "BEANS-250G"},
+     "min_tier": "gold", "stock": 40, "per_member_limit": 1},
+    {"name": "Latte art class", "cost_points": 1500, "kind": "custom", "value": {}, "min_tier": "platinum",
+     "stock": 12, "voucher_valid_days": 90},
+]
+DEMO_STAFF = [("cashier@demo.shop", "Casey Cashier", "cashier", "demo-cashier-pass"),
+              ("manager@demo.shop", "Morgan Manager", "manager", "demo-manager-pass")]
+
+
 def create_rewards():
-    """The rewards catalogue (added by the rewards work)."""
+    for fields in DEMO_REWARDS:
+        rewards.create_reward(fields)
 
 
 def create_campaigns(start, end):
@@ -83,7 +98,25 @@ def create_campaigns(start, end):
 
 
 def create_staff():
-    """A cashier and a manager whose credentials the README gives (added by the staff work)."""
+    """A cashier and a manager whose credentials the README gives."""
+    for email, name, role, password in DEMO_STAFF:
+        staff.create_staff(email, name, role, password)
+
+
+def redeem_some(rng, people, end) -> None:
+    """Regulars spend points now and then; most vouchers get used, a few expire unused."""
+    catalogue = db.session.execute(select(Reward).order_by(Reward.cost_points)).scalars().all()
+    for member, _, habit in people:
+        member = db.session.get(Member, member.id)
+        for reward in catalogue:
+            if habit == "one-off" or rng.random() < 0.5 or rewards.refusal(member, reward):
+                continue
+            issued_on = end - timedelta(days=rng.uniform(1, 60))
+            with clock.frozen(issued_on):
+                redemption = redemptions.issue(member.id, reward.id, SHOP, location="Main St")
+            if rng.random() < 0.8:
+                with clock.frozen(issued_on + timedelta(days=rng.uniform(0, 5))):
+                    redemptions.use(redemption.code, SHOP, location="Main St")
 
 
 def enrol_members(rng, count, start, end):

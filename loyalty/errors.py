@@ -110,3 +110,7 @@ class TierExists(Conflict):
 
 class ThresholdTaken(Conflict):
     code, message = "threshold_taken", "Another tier already starts at this number of qualifying points."
+
+
+class StaffExists(Conflict):
+    code, message = "staff_exists", "A staff member with this email already exists."

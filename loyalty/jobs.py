@@ -1,5 +1,5 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
-from loyalty import clock, idempotency, tiers
+from loyalty import clock, idempotency, redemptions, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member
 from loyalty.program import get_program
@@ -19,6 +19,22 @@ def _in_batches(query, work) -> int:
         if len(ids) < BATCH:
             return done
         last_id = ids[-1]
+
+
+def expire_vouchers(now):
+    expired = 0
+    while True:
+        ids = db.session.execute(redemptions.due_for_expiry_query(now).limit(BATCH)).scalars().all()
+        expired += sum(redemptions.expire_one(redemption_id, now) for redemption_id in ids)
+        db.session.commit()
+        if len(ids) < BATCH:
+            return f"{expired} unused vouchers expired, their points returned"
+
+
+def prune_login_failures(now):
+    removed = staff.prune_login_failures(now)
+    db.session.commit()
+    return f"{removed} old failed logins forgotten"
 
 
 def reevaluate_tier_config(now):
@@ -44,6 +60,8 @@ def prune_idempotency_keys(now):
 # (name, job(now) -> summary). Later work appends its jobs here, in the order they must run.
 JOBS = [
     ("idempotency keys", prune_idempotency_keys),
+    ("failed logins", prune_login_failures),
+    ("vouchers", expire_vouchers),
     ("tier changes", reevaluate_tier_config),
     ("tier evaluation", evaluate_tiers),
 ]

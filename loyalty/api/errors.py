@@ -48,7 +48,9 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 
 def handle_loyalty_error(error: LoyaltyError):
-    return error_response(error.status, error.code, error.message, error.details)
+    retry_after = error.details.get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return error_response(error.status, error.code, error.message, error.details, headers=headers)
 
 
 def handle_http_exception(error: HTTPException):

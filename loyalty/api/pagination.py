@@ -1,5 +1,6 @@
 """Cursor pages (API.md, Conventions): {"data": [...], "next_cursor": ...}, newest first."""
 import base64
+import functools
 import json
 
 import marshmallow as ma
@@ -14,6 +15,7 @@ class PageArgsSchema(ma.Schema):
     cursor = ma.fields.String()
 
 
+@functools.cache
 def page_schema(item_schema) -> type[ma.Schema]:
     """A {data, next_cursor} schema wrapping `item_schema`."""
     name = f"{item_schema.__name__.removesuffix('Schema')}PageSchema"

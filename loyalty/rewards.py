@@ -1,0 +1,87 @@
+"""The rewards catalogue, and whether a member may redeem a reward (and if not, why)."""
+from sqlalchemy import func, select
+
+from loyalty import errors, tier_settings
+from loyalty.extensions import db
+from loyalty.models import Member, Redemption, Reward
+
+# A redemption is refused with the first of these that applies (API.md, Rewards and redemptions).
+REFUSALS = ("member_inactive", "reward_inactive", "tier_required", "out_of_stock", "limit_reached",
+            "insufficient_points")
+REFUSAL_ERRORS = {
+    "member_inactive": errors.MemberInactive, "reward_inactive": errors.RewardInactive,
+    "tier_required": errors.TierRequired, "out_of_stock": errors.OutOfStock,
+    "limit_reached": errors.LimitReached, "insufficient_points": errors.InsufficientPoints,
+}
+# Redemptions that count towards a per-member limit: a voided or expired voucher gave its points back.
+COUNTED_STATUSES = ("issued", "used")
+
+
+def get_reward(reward_id: str) -> Reward:
+    reward = db.session.get(Reward, reward_id)
+    if reward is None:
+        raise errors.NotFound(f"No reward {reward_id}.")
+    return reward
+
+
+def list_query(active_only: bool):
+    query = select(Reward)
+    return query.where(Reward.active.is_(True)) if active_only else query
+
+
+def _apply(reward: Reward, fields: dict) -> Reward:
+    fields = dict(fields)
+    if "min_tier" in fields:
+        key = fields.pop("min_tier")
+        reward.min_tier = tier_settings.find_by_key(key) if key is not None else None
+    for field, value in fields.items():
+        setattr(reward, field, value)
+    db.session.add(reward)
+    db.session.flush()
+    return reward
+
+
+def create_reward(fields: dict) -> Reward:
+    return _apply(Reward(), fields)
+
+
+def update_reward(reward_id: str, changes: dict) -> Reward:
+    reward = get_reward(reward_id)
+    if "kind" in changes and "value" not in changes and changes["kind"] != reward.kind:
+        raise errors.ValidationFailed("A new kind needs its value.", fields={"value": ["Required with kind."]})
+    return _apply(reward, changes)
+
+
+def redeemed_count(member_id: str, reward_id: str) -> int:
+    return db.session.execute(
+        select(func.count()).select_from(Redemption)
+        .where(Redemption.member_id == member_id, Redemption.reward_id == reward_id,
+               Redemption.status.in_(COUNTED_STATUSES))
+    ).scalar_one()
+
+
+def refusal(member: Member, reward: Reward) -> str | None:
+    """The code a redemption of `reward` by `member` would be refused with, or None."""
+    if member.status != "active":
+        return "member_inactive"
+    if not reward.active:
+        return "reward_inactive"
+    if reward.min_tier is not None and _rank(member) < reward.min_tier.min_qualifying_points:
+        return "tier_required"
+    if reward.stock is not None and reward.stock <= 0:
+        return "out_of_stock"
+    if reward.per_member_limit is not None and redeemed_count(member.id, reward.id) >= reward.per_member_limit:
+        return "limit_reached"
+    if member.points_balance < reward.cost_points:
+        return "insufficient_points"
+    return None
+
+
+def _rank(member: Member) -> int:
+    return -1 if member.tier is None else member.tier.min_qualifying_points
+
+
+def refuse_if_ineligible(member: Member, reward: Reward) -> None:
+    code = refusal(member, reward)
+    if code is not None:
+        raise REFUSAL_ERRORS[code](reward_id=reward.id)
