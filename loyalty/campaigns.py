@@ -1,7 +1,141 @@
-"""Campaigns (filled in by the campaigns work)."""
-from decimal import Decimal
+"""Campaigns: time-boxed bonus multipliers, with a holdout group to measure what they did.
+
+A member in a campaign's scope is `holdout` or `treated` by a hash of the two ids: stable, needs
+no stored assignment, and close to `holdout_percent` over many members. Holdout members earn
+normally; comparing the two groups' purchase rates says whether the campaign brought people back.
+"""
+import hashlib
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sqlalchemy import and_, func, select
+
+from loyalty import tiers
+from loyalty.errors import NotFound, ValidationFailed
+from loyalty.extensions import db
+from loyalty.models import Campaign, Member, Purchase, Tier, TierChange
+
+BUCKETS = 10_000
+Z_95 = Decimal("1.959963984540054")
+FOUR_PLACES = Decimal("0.0001")
 
 
-def multiplier_for(member, moment) -> Decimal:
+def get_campaign(campaign_id: str) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"No campaign {campaign_id}.")
+    return campaign
+
+
+def _check(campaign: Campaign) -> Campaign:
+    if campaign.ends_at <= campaign.starts_at:
+        raise ValidationFailed("ends_at must be after starts_at.", fields={"ends_at": ["Must be after starts_at."]})
+    known = set(db.session.execute(select(Tier.key).where(Tier.deleted_at.is_(None))).scalars())
+    unknown = sorted(set(campaign.tier_keys) - known)
+    if unknown:
+        raise ValidationFailed("Unknown tier keys.", fields={"tiers": [f"No tier {key}." for key in unknown]})
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def create_campaign(fields: dict) -> Campaign:
+    return _check(Campaign(**fields))
+
+
+def update_campaign(campaign_id: str, changes: dict) -> Campaign:
+    campaign = get_campaign(campaign_id)
+    for field, value in changes.items():
+        setattr(campaign, field, value)
+    return _check(campaign)
+
+
+def is_holdout(campaign: Campaign, member_id: str) -> bool:
+    digest = hashlib.sha256(f"{campaign.id}:{member_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS < campaign.holdout_percent * BUCKETS // 100
+
+
+def _tier_key_at(member: Member, moment: datetime) -> str | None:
+    tier = tiers.tier_at(member, moment)
+    return tier.key if tier is not None else None
+
+
+def in_scope(campaign: Campaign, member: Member, moment: datetime) -> bool:
+    return not campaign.tier_keys or _tier_key_at(member, moment) in campaign.tier_keys
+
+
+def group(campaign: Campaign, member: Member) -> str | None:
+    """`treated`, `holdout`, or None for a member outside the campaign's tiers (at its start)."""
+    if not in_scope(campaign, member, campaign.starts_at):
+        return None
+    return "holdout" if is_holdout(campaign, member.id) else "treated"
+
+
+def multiplier_for(member: Member, moment: datetime) -> Decimal:
     """The largest multiplier of the campaigns treating the member at `moment` (1 if none)."""
-    return Decimal(1)
+    running = db.session.execute(
+        select(Campaign).where(Campaign.starts_at <= moment, Campaign.ends_at > moment)
+    ).scalars().all()
+    treating = [campaign.multiplier for campaign in running
+                if in_scope(campaign, member, moment) and not is_holdout(campaign, member.id)]
+    return max(treating, default=Decimal(1))
+
+
+# -- results ----------------------------------------------------------------------------------
+
+def _members_in_scope(campaign: Campaign) -> list[str]:
+    """Members enrolled before the campaign ended and, for a tiered campaign, holding one of its
+    tiers at its start (read from tier history, the entry tier when there is no row)."""
+    query = select(Member.id).where(Member.enrolled_at < campaign.ends_at)
+    if not campaign.tier_keys:
+        return list(db.session.execute(query).scalars())
+    latest = (
+        select(TierChange.tier_id)
+        .where(TierChange.member_id == Member.id, TierChange.reason != "enrolled",
+               TierChange.effective_at <= campaign.starts_at)
+        .order_by(TierChange.effective_at.desc(), TierChange.id.desc()).limit(1)
+        .correlate(Member).scalar_subquery()
+    )
+    entry = tiers.ladder()
+    entry_id = entry[0].id if entry and entry[0].min_qualifying_points == 0 else None
+    tier_ids = select(Tier.id).where(Tier.key.in_(campaign.tier_keys))
+    held = func.coalesce(latest, entry_id) if entry_id else latest
+    return list(db.session.execute(query.where(held.in_(tier_ids))).scalars())
+
+
+def _buyers(campaign: Campaign, window_days: int) -> set[str]:
+    end = campaign.ends_at + timedelta(days=window_days)
+    return set(db.session.execute(
+        select(Purchase.member_id).distinct().where(
+            and_(Purchase.occurred_at >= campaign.starts_at, Purchase.occurred_at < end,
+                 Purchase.amount - Purchase.refunded_amount - Purchase.disputed_amount > 0))
+    ).scalars())
+
+
+def _rate(buyers: int, members: int) -> Decimal | None:
+    return Decimal(buyers) / Decimal(members) if members else None
+
+
+def _four(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def results(campaign_id: str, window_days: int) -> dict:
+    """Purchase rates of treated and holdout members, their difference and its 95% interval."""
+    campaign = get_campaign(campaign_id)
+    buyers = _buyers(campaign, window_days)
+    groups = {"treated": [0, 0], "holdout": [0, 0]}
+    for member_id in _members_in_scope(campaign):
+        counts = groups["holdout" if is_holdout(campaign, member_id) else "treated"]
+        counts[0] += 1
+        counts[1] += member_id in buyers
+    rates = {name: _rate(bought, members) for name, (members, bought) in groups.items()}
+    body = {name: {"members": members, "buyers": bought, "purchase_rate": _four(rates[name])}
+            for name, (members, bought) in groups.items()}
+    difference, interval = None, None
+    if rates["treated"] is not None and rates["holdout"] is not None:
+        difference = rates["treated"] - rates["holdout"]
+        spread = Z_95 * (sum(rate * (1 - rate) / groups[name][0] for name, rate in rates.items())).sqrt()
+        interval = [_four(difference - spread), _four(difference + spread)]
+    return {"campaign_id": campaign.id, "window_days": window_days, **body,
+            "difference": _four(difference), "ci95": interval}

@@ -1,5 +1,5 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
-from loyalty import clock, idempotency, redemptions, staff, tiers
+from loyalty import birthdays, clock, expiry, idempotency, redemptions, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member
 from loyalty.program import get_program
@@ -37,6 +37,25 @@ def prune_login_failures(now):
     return f"{removed} old failed logins forgotten"
 
 
+def expire_points(now):
+    program = get_program()
+    if program.expiry_policy == "none":
+        return "expiry is off"
+    expired = []
+    count = _in_batches(expiry.candidates_query(program, now),
+                        lambda member: expired.append(expiry.expire_member(member.id, program, now)))
+    return f"{sum(expired)} points expired ({count} members checked)"
+
+
+def pay_birthday_bonuses(now):
+    bonus = get_program().birthday_bonus
+    if not bonus:
+        return "no birthday bonus set"
+    paid = []
+    _in_batches(birthdays.due_query(now), lambda member: paid.append(birthdays.pay(member.id, bonus, now)))
+    return f"{sum(paid)} birthday bonuses paid"
+
+
 def reevaluate_tier_config(now):
     program = get_program()
     version = program.tier_config_version
@@ -62,6 +81,8 @@ JOBS = [
     ("idempotency keys", prune_idempotency_keys),
     ("failed logins", prune_login_failures),
     ("vouchers", expire_vouchers),
+    ("points expiry", expire_points),
+    ("birthday bonuses", pay_birthday_bonuses),
     ("tier changes", reevaluate_tier_config),
     ("tier evaluation", evaluate_tiers),
 ]

@@ -1,12 +1,12 @@
 """The HTTP API: every resource blueprint, registered in one list."""
 from flask_smorest import Api
 
-from loyalty.api import (health, members, payment_events, program, purchases, redemptions, reports, rewards,
-                         staff, tiers, webhooks)
+from loyalty.api import (campaigns, health, me, members, payment_events, program, purchases, redemptions, reports,
+                         rewards, staff, tiers, webhooks)
 from loyalty.api.errors import ErrorSchema
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
-              staff.blp, webhooks.blp, payment_events.blp, reports.blp]
+              staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, reports.blp]
 
 
 class LoyaltyApi(Api):

@@ -1,0 +1,99 @@
+"""Points expiry (API.md, Program `expiry_policy`; Customers, timed rules).
+
+`inactivity`: the whole balance expires `expiry_days` after the member's latest purchase.
+`fixed`: each earning expires `expiry_days` after it was earned (a purchase's `occurred_at`, any
+other credit's ledger time), and spending uses the oldest points first. Which points are left of
+each earning is recomputed from the ledger every time (credits, in order, less every debit,
+earlier expiries included), so running the job twice, or twice at once, expires nothing twice.
+Points past their date stay spendable until run-jobs expires them.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from loyalty import ledger, members
+from loyalty.actors import SYSTEM
+from loyalty.extensions import db
+from loyalty.models import LedgerEntry, Member, Purchase
+
+PREVIEW_DAYS = 30
+
+
+@dataclass
+class Lot:
+    """Points credited at one moment, and how many of them are still unspent."""
+    earned_at: datetime
+    left: int
+
+
+def _lots(member_id: str) -> list[Lot]:
+    """The member's credits, oldest first, after spending every debit on the oldest first."""
+    earned_at = func.coalesce(Purchase.occurred_at, LedgerEntry.created_at)
+    rows = db.session.execute(
+        select(earned_at, LedgerEntry.points)
+        .outerjoin(Purchase, (Purchase.id == LedgerEntry.purchase_id) & (LedgerEntry.type == "earn"))
+        .where(LedgerEntry.member_id == member_id)
+        .order_by(earned_at, LedgerEntry.id)
+    ).all()
+    lots = [Lot(moment, points) for moment, points in rows if points > 0]
+    spent = -sum(points for _, points in rows if points < 0)
+    for lot in lots:
+        used = min(lot.left, spent)
+        lot.left -= used
+        spent -= used
+    return [lot for lot in lots if lot.left > 0]
+
+
+def _fixed_due(member_id: str, now: datetime, days: int) -> int:
+    return sum(lot.left for lot in _lots(member_id) if lot.earned_at + timedelta(days=days) <= now)
+
+
+def _inactive_since(member: Member) -> datetime:
+    return member.last_purchase_at or member.enrolled_at
+
+
+def expire_member(member_id: str, program, now: datetime) -> int:
+    """Expire what is due for one member under the program's policy; returns the points expired."""
+    member = members.get_member(member_id, lock=True)
+    db.session.refresh(member)
+    if member.points_balance <= 0:
+        return 0
+    if program.expiry_policy == "inactivity":
+        due = member.points_balance if _inactive_since(member) + timedelta(days=program.expiry_days) <= now else 0
+    else:
+        due = min(_fixed_due(member.id, now, program.expiry_days), member.points_balance)
+    if due > 0:
+        ledger.post_entry(member.id, "expiry", -due, SYSTEM, note=f"{program.expiry_policy} expiry")
+    return due
+
+
+def candidates_query(program, now: datetime):
+    """Members who may have points to expire now."""
+    query = select(Member.id).where(Member.points_balance > 0)
+    cutoff = now - timedelta(days=program.expiry_days)
+    if program.expiry_policy == "inactivity":
+        return query.where(func.coalesce(Member.last_purchase_at, Member.enrolled_at) <= cutoff)
+    old_credit = select(LedgerEntry.id).where(
+        LedgerEntry.member_id == Member.id, LedgerEntry.points > 0, LedgerEntry.created_at <= cutoff)
+    old_purchase = select(Purchase.id).where(Purchase.member_id == Member.id, Purchase.occurred_at <= cutoff)
+    return query.where(or_(old_credit.exists(), old_purchase.exists()))
+
+
+def upcoming(member: Member, program, now: datetime) -> dict | None:
+    """The next points to expire within PREVIEW_DAYS: {"points", "on"}, or None."""
+    if program.expiry_policy == "none" or member.points_balance <= 0:
+        return None
+    horizon = now + timedelta(days=PREVIEW_DAYS)
+    if program.expiry_policy == "inactivity":
+        on = _inactive_since(member) + timedelta(days=program.expiry_days)
+        return {"points": member.points_balance, "on": on.date()} if on <= horizon else None
+    by_day: dict[date, int] = {}
+    for lot in _lots(member.id):
+        on = lot.earned_at + timedelta(days=program.expiry_days)
+        if on <= horizon:
+            by_day[on.date()] = by_day.get(on.date(), 0) + lot.left
+    if not by_day:
+        return None
+    first = min(by_day)
+    return {"points": min(by_day[first], member.points_balance), "on": first}

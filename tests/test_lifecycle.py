@@ -1,0 +1,149 @@
+"""Timed rules (API.md, Program and Customers): expiry, birthday bonuses; run-jobs idempotent."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from loyalty import clock, jobs
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def day(n):
+    return T0 + timedelta(days=n)
+
+
+def stamp(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def run_jobs(moment):
+    with clock.frozen(moment):
+        return dict(jobs.run_all())
+
+
+@pytest.fixture
+def member(client, admin, enroll, program):
+    made = enroll(external_id="life", birthday="1990-03-15")
+    counter = iter(range(10**6))
+
+    def buy(dollars, on):
+        with clock.frozen(on):
+            response = client.post("/v1/purchases", headers=admin, json={
+                "member_id": made["id"], "order_id": f"l-{next(counter)}", "amount": dollars * 100,
+                "currency": "usd", "occurred_at": stamp(on)})
+        assert response.status_code == 201, response.get_json()
+
+    def spend(points, on):
+        with clock.frozen(on):
+            response = client.post(f"/v1/members/{made['id']}/adjustments", headers=admin,
+                                   json={"points": -points, "reason": "spent"})
+        assert response.status_code == 201, response.get_json()
+
+    def state(on):
+        with clock.frozen(on):
+            return client.get(f"/v1/members/{made['id']}", headers=admin).get_json()
+
+    def entries():
+        return client.get(f"/v1/members/{made['id']}/transactions?limit=100", headers=admin).get_json()["data"]
+
+    made.update(buy=buy, spend=spend, state=state, entries=entries)
+    return made
+
+
+def policy(client, admin, **settings):
+    response = client.patch("/v1/program", headers=admin, json=settings)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_expiry_days_required_with_a_policy(client, admin, program):
+    response = client.patch("/v1/program", headers=admin, json={"expiry_policy": "fixed", "expiry_days": None})
+    assert response.status_code == 422
+
+
+def test_inactivity_expires_the_whole_balance(client, admin, member):
+    """Does the whole balance expire expiry_days after the latest purchase, once?"""
+    policy(client, admin, expiry_policy="inactivity", expiry_days=90)
+    member["buy"](50, day(0))
+    member["buy"](30, day(60))
+    run_jobs(day(149))
+    assert member["state"](day(149))["points"]["balance"] == 80
+    run_jobs(day(150))
+    run_jobs(day(151))
+    assert member["state"](day(151))["points"]["balance"] == 0
+    expiries = [e for e in member["entries"]() if e["type"] == "expiry"]
+    assert [e["points"] for e in expiries] == [-80]
+
+
+def test_fixed_expiry_spends_oldest_points_first(client, admin, member):
+    """With fixed expiry, does spending use the oldest points, so only what is left of them expires?"""
+    policy(client, admin, expiry_policy="fixed", expiry_days=100)
+    member["buy"](50, day(0))     # expires day 100
+    member["buy"](40, day(30))    # expires day 130
+    member["spend"](60, day(40))  # uses all 50 of day 0 and 10 of day 30
+    run_jobs(day(100))
+    assert member["state"](day(100))["points"]["balance"] == 30
+    run_jobs(day(130))
+    run_jobs(day(131))
+    assert member["state"](day(131))["points"]["balance"] == 0
+    assert [e["points"] for e in member["entries"]() if e["type"] == "expiry"] == [-30]
+
+
+def test_fixed_expiry_counts_from_occurred_at_and_stays_spendable_until_run(client, admin, member):
+    policy(client, admin, expiry_policy="fixed", expiry_days=100)
+    member["buy"](50, day(0))
+    member["buy"](20, day(90))
+    assert member["state"](day(105))["points"]["balance"] == 70  # past its date, not yet expired
+    run_jobs(day(105))
+    assert member["state"](day(105))["points"]["balance"] == 20
+
+
+def test_me_shows_what_expires_next(client, admin, storefront, member):
+    """Does /v1/me give the next points to expire within 30 days, and null beyond?"""
+    policy(client, admin, expiry_policy="fixed", expiry_days=100)
+    member["buy"](50, day(0))
+    member["buy"](20, day(10))
+    token = client.post(f"/v1/members/{member['id']}/access-tokens", headers=storefront).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with clock.frozen(day(60)):
+        assert client.get("/v1/me", headers=headers).get_json()["expiring"] is None
+    with clock.frozen(day(80)):
+        assert client.get("/v1/me", headers=headers).get_json()["expiring"] == {"points": 50, "on": "2025-04-11"}
+
+
+def test_inactivity_preview(client, admin, storefront, member):
+    policy(client, admin, expiry_policy="inactivity", expiry_days=90)
+    member["buy"](50, day(0))
+    token = client.post(f"/v1/members/{member['id']}/access-tokens", headers=storefront).get_json()["token"]
+    with clock.frozen(day(70)):
+        body = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["expiring"] == {"points": 50, "on": "2025-04-01"}
+
+
+def test_birthday_bonus_once_a_year_in_the_month(client, admin, member):
+    """Is the birthday bonus paid in the birthday month, once however often run-jobs runs?"""
+    policy(client, admin, birthday_bonus=25)
+    run_jobs(datetime(2025, 2, 28, tzinfo=timezone.utc))
+    assert member["state"](day(0))["points"]["balance"] == 0
+    for moment in (datetime(2025, 3, 1, tzinfo=timezone.utc), datetime(2025, 3, 1, 0, 1, tzinfo=timezone.utc),
+                   datetime(2025, 3, 31, 23, 59, tzinfo=timezone.utc)):
+        run_jobs(moment)
+    assert member["state"](day(0))["points"]["balance"] == 25
+    run_jobs(datetime(2026, 3, 2, tzinfo=timezone.utc))
+    assert member["state"](day(0))["points"]["balance"] == 50
+    assert [e["type"] for e in member["entries"]()] == ["bonus", "bonus"]
+
+
+def test_leap_day_birthday_is_paid_in_february(client, admin, enroll, program):
+    policy(client, admin, birthday_bonus=10)
+    leapling = enroll(external_id="leap", birthday="2000-02-29")
+    run_jobs(datetime(2025, 2, 1, tzinfo=timezone.utc))  # 2025 has no 29 February
+    run_jobs(datetime(2025, 2, 28, tzinfo=timezone.utc))
+    balance = client.get(f"/v1/members/{leapling['id']}", headers=admin).get_json()["points"]["balance"]
+    assert balance == 10
+
+
+def test_closed_members_get_no_birthday_bonus(client, admin, member):
+    policy(client, admin, birthday_bonus=25)
+    client.delete(f"/v1/members/{member['id']}", headers=admin)
+    run_jobs(datetime(2025, 3, 10, tzinfo=timezone.utc))
+    assert member["entries"]() == []
