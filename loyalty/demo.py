@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from loyalty import auth, clock, jobs, members, purchases, redemptions, rewards, staff, tier_settings
+from loyalty import auth, campaigns, clock, jobs, members, purchases, redemptions, rewards, staff, tier_settings
 from loyalty.actors import Actor
 from loyalty.extensions import db
 from loyalty.models import Member, Reward
@@ -55,7 +55,8 @@ def configure_program():
         "name": "Corner Coffee Rewards",
         "earn_rates": {"usd": "1", "eur": "1", "gbp": "1", "jpy": "0.01"},
         "point_value_amount": 1, "point_value_currency": "usd",
-        "signup_bonus": 50,
+        "signup_bonus": 50, "birthday_bonus": 100,
+        "expiry_policy": "fixed", "expiry_days": 365,
     })
 
 
@@ -94,7 +95,11 @@ def create_rewards():
 
 
 def create_campaigns(start, end):
-    """A past campaign with a holdout (added by the campaigns work)."""
+    """A spring double-points fortnight with a 20% holdout, so its results can be read."""
+    middle = start + (end - start) / 3
+    campaigns.create_campaign({"name": "Double points fortnight", "multiplier": Decimal(2), "tier_keys": [],
+                               "starts_at": middle, "ends_at": middle + timedelta(days=14),
+                               "holdout_percent": 20})
 
 
 def create_staff():
