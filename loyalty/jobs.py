@@ -1,5 +1,5 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
-from loyalty import birthdays, clock, expiry, idempotency, redemptions, staff, tiers
+from loyalty import birthdays, clock, expiry, idempotency, purchases, redemptions, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member
 from loyalty.program import get_program
@@ -35,6 +35,16 @@ def prune_login_failures(now):
     removed = staff.prune_login_failures(now)
     db.session.commit()
     return f"{removed} old failed logins forgotten"
+
+
+def vest_pending_points(now):
+    vested = 0
+    while True:
+        ids = db.session.execute(purchases.due_to_vest_query(now).limit(BATCH)).scalars().all()
+        vested += sum(purchases.vest(purchase_id, now) for purchase_id in ids)
+        db.session.commit()
+        if len(ids) < BATCH:
+            return f"{vested} pending points vested"
 
 
 def expire_points(now):
@@ -80,6 +90,7 @@ def prune_idempotency_keys(now):
 JOBS = [
     ("idempotency keys", prune_idempotency_keys),
     ("failed logins", prune_login_failures),
+    ("pending points", vest_pending_points),
     ("vouchers", expire_vouchers),
     ("points expiry", expire_points),
     ("birthday bonuses", pay_birthday_bonuses),

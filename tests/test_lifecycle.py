@@ -147,3 +147,67 @@ def test_closed_members_get_no_birthday_bonus(client, admin, member):
     client.delete(f"/v1/members/{member['id']}", headers=admin)
     run_jobs(datetime(2025, 3, 10, tzinfo=timezone.utc))
     assert member["entries"]() == []
+
+
+@pytest.fixture
+def pending(client, admin, member):
+    policy(client, admin, pending_days=14)
+    return member
+
+
+def test_pending_points_vest_after_the_window(client, admin, pending):
+    """Are a purchase's points pending (unspendable) for pending_days, then vested once by run-jobs?"""
+    pending["buy"](50, day(0))
+    assert pending["state"](day(1))["points"] == {"balance": 0, "pending": 50}
+    run_jobs(day(13))
+    assert pending["state"](day(13))["points"] == {"balance": 0, "pending": 50}
+    run_jobs(day(14))
+    run_jobs(day(15))
+    assert pending["state"](day(15))["points"] == {"balance": 50, "pending": 0}
+    assert [(e["type"], e["points"]) for e in pending["entries"]()] == [("earn", 50)]
+
+
+def test_pending_points_cannot_be_redeemed(client, admin, pending):
+    reward = client.post("/v1/rewards", headers=admin, json={
+        "name": "Tea", "cost_points": 10, "kind": "custom", "value": {}}).get_json()
+    pending["buy"](50, day(0))
+    with clock.frozen(day(1)):
+        response = client.post(f"/v1/members/{pending['id']}/redemptions", headers=admin,
+                               json={"reward_id": reward["id"]})
+    assert response.get_json()["error"]["code"] == "insufficient_points"
+
+
+def test_refund_inside_the_window_cancels_pending_points_first(client, admin, pending):
+    """Does a refund before vesting take from pending points, with no ledger reversal?"""
+    pending["buy"](50, day(0))
+    purchase = client.get(f"/v1/members/{pending['id']}/purchases", headers=admin).get_json()["data"][0]
+    with clock.frozen(day(3)):
+        client.post(f"/v1/purchases/{purchase['id']}/refunds", headers=admin, json={"amount": 2000})
+    assert pending["state"](day(3))["points"] == {"balance": 0, "pending": 30}
+    run_jobs(day(20))
+    assert pending["state"](day(20))["points"] == {"balance": 30, "pending": 0}
+    assert [(e["type"], e["points"]) for e in pending["entries"]()] == [("earn", 30)]
+
+
+def test_refund_after_vesting_is_a_reversal(client, admin, pending):
+    pending["buy"](50, day(0))
+    run_jobs(day(15))
+    purchase = client.get(f"/v1/members/{pending['id']}/purchases", headers=admin).get_json()["data"][0]
+    with clock.frozen(day(16)):
+        client.post(f"/v1/purchases/{purchase['id']}/refunds", headers=admin, json={"amount": 5000})
+    assert pending["state"](day(16))["points"] == {"balance": 0, "pending": 0}
+    assert [(e["type"], e["points"]) for e in pending["entries"]()] == [("reversal", -50), ("earn", 50)]
+
+
+def test_imported_purchase_past_its_window_earns_at_once(client, admin, pending):
+    with clock.frozen(day(30)):
+        client.post("/v1/purchases", headers=admin, json={
+            "member_id": pending["id"], "order_id": "old", "amount": 1000, "currency": "usd",
+            "occurred_at": stamp(day(0))})
+    assert pending["state"](day(30))["points"] == {"balance": 10, "pending": 0}
+
+
+def test_verify_ledger_checks_pending(app, client, admin, pending):
+    pending["buy"](50, day(0))
+    result = app.test_cli_runner().invoke(args=["loyalty", "verify-ledger"])
+    assert result.exit_code == 0, result.output
