@@ -1,12 +1,12 @@
 """Purchases and refunds: the points a purchase earns, and what a refund takes back."""
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from loyalty import campaigns, clock, earning, ledger, tiers
-from loyalty.actors import Actor
+from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import MemberInactive, NotFound, OrderExists, RefundExceedsPurchase
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Refund
@@ -69,9 +69,45 @@ def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
 
 
 def _credit(purchase: Purchase, points: int, actor: Actor) -> None:
+    """Earn the points, or hold them pending until the return window (`pending_days`) has passed."""
     purchase.points_earned = points
-    if points:
+    pending_days = get_program().pending_days
+    if pending_days:
+        purchase.vests_at = purchase.occurred_at + timedelta(days=pending_days)
+    if not points:
+        return
+    if _still_pending(purchase):
+        purchase.pending_points = points
+        ledger.move_pending(purchase.member_id, points)
+    else:
         ledger.post_entry(purchase.member_id, "earn", points, actor, purchase_id=purchase.id)
+
+
+def _still_pending(purchase: Purchase) -> bool:
+    return purchase.vests_at is not None and purchase.vests_at > clock.now()
+
+
+def vest(purchase_id: str, now: datetime) -> int:
+    """Make a purchase's pending points spendable once its return window is over; returns them."""
+    purchase = db.session.get(Purchase, purchase_id)
+    points = purchase.pending_points
+    # Conditional, so two run-jobs at once vest it once.
+    vested = db.session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase_id, Purchase.pending_points == points, Purchase.vests_at <= now)
+        .values(pending_points=0).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(purchase, ["pending_points"])
+    if not vested or not points:
+        return 0
+    ledger.move_pending(purchase.member_id, -points)
+    ledger.post_entry(purchase.member_id, "earn", points, SYSTEM, purchase_id=purchase.id,
+                      note="Pending points vested")
+    return points
+
+
+def due_to_vest_query(now: datetime):
+    return select(Purchase.id).where(Purchase.pending_points > 0, Purchase.vests_at <= now).order_by(Purchase.id)
 
 
 def get_purchase(purchase_id: str) -> Purchase:
@@ -114,9 +150,42 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
     purchase.qualifying_points = earning.qualifying_points(net, purchase.currency, purchase.earn_rate)
     delta = target - purchase.points_earned
     purchase.points_earned = target
+    delta = _settle_pending(purchase, delta)
     if delta:
         ledger.post_entry(purchase.member_id, "reversal", delta, actor, purchase_id=purchase.id,
                           note=f"{reason}: net amount now {net}")
     db.session.flush()
     member = db.session.get(Member, purchase.member_id)
     tiers.after_refund(member, purchase)
+
+
+def _settle_pending(purchase: Purchase, delta: int) -> int:
+    """Take a reversal from points still pending first (or, inside the window, give back to them);
+    returns what is left to post to the ledger."""
+    if delta < 0 and purchase.pending_points:
+        cancelled = min(purchase.pending_points, -delta)
+        purchase.pending_points -= cancelled
+        ledger.move_pending(purchase.member_id, -cancelled)
+        return delta + cancelled
+    if delta > 0 and _still_pending(purchase):
+        purchase.pending_points += delta
+        ledger.move_pending(purchase.member_id, delta)
+        return 0
+    return delta
+
+
+def set_returned_amounts(purchase: Purchase, *, refunded_amount: int, disputed_amount: int,
+                         actor: Actor, reason: str) -> int:
+    """Make a purchase follow what its payment provider says went back; returns the points moved.
+
+    The amounts are set, not added: the provider's newest state is the truth, and a refund that
+    failed or a dispute that was won lowers them again.
+    """
+    refunded_amount = min(max(refunded_amount, 0), purchase.amount)
+    disputed_amount = min(max(disputed_amount, 0), purchase.amount)
+    if (refunded_amount, disputed_amount) == (purchase.refunded_amount, purchase.disputed_amount):
+        return 0
+    before = purchase.points_earned
+    purchase.refunded_amount, purchase.disputed_amount = refunded_amount, disputed_amount
+    settle_points(purchase, actor, reason=reason)
+    return purchase.points_earned - before
