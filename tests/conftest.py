@@ -131,22 +131,39 @@ def at():
     return freeze
 
 
+class _LiveServers:
+    """Starts LiveServers on fresh databases and tears every one down afterwards."""
+
+    def __init__(self):
+        self.servers, self.databases = [], []
+
+    def __call__(self, workers=4, env=None):
+        from tests.live import LiveServer, fresh_database
+
+        database = fresh_database(TEST_DATABASE_URL)
+        self.databases.append(database)
+        server = LiveServer(database.__enter__(), workers=workers, env=env)
+        self.servers.append(server)
+        return server.start()
+
+    def close(self):
+        for server in self.servers:
+            server.stop()
+        for database in self.databases:
+            database.__exit__(None, None, None)
+
+
 @pytest.fixture
 def live_server():
     """live_server(workers=4, env={}) -> a started LiveServer on a fresh, committed database."""
-    from tests.live import LiveServer, fresh_database
+    servers = _LiveServers()
+    yield servers
+    servers.close()
 
-    servers, databases = [], []
 
-    def start(workers=4, env=None):
-        database = fresh_database(TEST_DATABASE_URL)
-        databases.append(database)
-        server = LiveServer(database.__enter__(), workers=workers, env=env)
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
-    for database in databases:
-        database.__exit__(None, None, None)
+@pytest.fixture(scope="module")
+def shared_live_server():
+    """One LiveServer (4 workers) for a whole module whose tests use distinct ids."""
+    servers = _LiveServers()
+    yield servers()
+    servers.close()

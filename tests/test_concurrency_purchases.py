@@ -6,8 +6,8 @@ import requests
 
 
 @pytest.fixture
-def server(live_server):
-    return live_server(workers=4)
+def server(shared_live_server):
+    return shared_live_server
 
 
 def test_simultaneous_purchases_and_retries_give_exact_balance(server):
@@ -38,3 +38,35 @@ def test_simultaneous_purchases_and_retries_give_exact_balance(server):
     assert after["points"]["balance"] == 20 * 10 + 5
     verify = server.flask("loyalty", "verify-ledger")
     assert verify.returncode == 0, verify.stdout
+
+
+def _at_once(calls):
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [future.result() for future in [pool.submit(call) for call in calls]]
+
+
+def test_simultaneous_enrolments_of_one_customer(server):
+    """10 enrolments of one external_id at once: one member, nine 409 member_exists naming it."""
+    admin = server.api_key("admin")
+    responses = _at_once([lambda: requests.post(server.url + "/v1/members", headers=admin,
+                                                json={"external_id": "twin"})] * 10)
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 9
+    created = next(r.json() for r in responses if r.status_code == 201)
+    assert {r.json()["error"]["details"]["member_id"] for r in responses if r.status_code == 409} == {created["id"]}
+
+
+def test_simultaneous_refunds_never_exceed_the_purchase(server):
+    """12 refunds of 1000 at once on a 10000 purchase: exactly 10 succeed, points follow the net amount."""
+    admin = server.api_key("admin")
+    requests.patch(server.url + "/v1/program", json={"earn_rates": {"usd": "1"}}, headers=admin).raise_for_status()
+    member = requests.post(server.url + "/v1/members", json={"external_id": "refunds"}, headers=admin).json()
+    purchase = requests.post(server.url + "/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": "big", "amount": 10000, "currency": "usd"}).json()
+    responses = _at_once([lambda: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
+                                                headers=admin, json={"amount": 1000})] * 12)
+    assert sorted(r.status_code for r in responses) == [201] * 10 + [422] * 2
+    after = requests.get(server.url + f"/v1/purchases/{purchase['id']}", headers=admin).json()
+    assert (after["refunded_amount"], after["points_earned"]) == (10000, 0)
+    balance = requests.get(server.url + f"/v1/members/{member['id']}", headers=admin).json()["points"]["balance"]
+    assert balance == 0
+    assert server.flask("loyalty", "verify-ledger").returncode == 0

@@ -6,8 +6,8 @@ import requests
 
 
 @pytest.fixture
-def server(live_server):
-    return live_server(workers=4)
+def server(shared_live_server):
+    return shared_live_server
 
 
 def _all_at_once(calls):
