@@ -1,34 +1,43 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
 from loyalty import birthdays, clock, expiry, idempotency, purchases, redemptions, staff, tiers
 from loyalty.extensions import db
-from loyalty.models import Member
+from loyalty.models import Member, Purchase, Redemption
 from loyalty.program import get_program
 
 BATCH = 500
 
 
-def _in_batches(query, work) -> int:
-    """Apply work(member) to each member id the query yields, committing every BATCH; returns the count."""
-    done, last_id = 0, ""
+def _drain(query, id_column, work) -> int:
+    """Apply work(id) to every id the query yields, in id order, committing every BATCH.
+
+    Keyset order makes it finish even when some work changes nothing; returns the sum of what
+    work returned (a count of what it did).
+    """
+    done, last_id = 0, None
     while True:
-        ids = db.session.execute(query.where(Member.id > last_id).order_by(Member.id).limit(BATCH)).scalars().all()
-        for member_id in ids:
-            work(db.session.get(Member, member_id, with_for_update=True))
+        page = query.order_by(id_column).limit(BATCH)
+        if last_id is not None:
+            page = page.where(id_column > last_id)
+        ids = db.session.execute(page).scalars().all()
+        done += sum(work(row_id) for row_id in ids)
         db.session.commit()
-        done += len(ids)
         if len(ids) < BATCH:
             return done
         last_id = ids[-1]
 
 
-def expire_vouchers(now):
-    expired = 0
-    while True:
-        ids = db.session.execute(redemptions.due_for_expiry_query(now).limit(BATCH)).scalars().all()
-        expired += sum(redemptions.expire_one(redemption_id, now) for redemption_id in ids)
-        db.session.commit()
-        if len(ids) < BATCH:
-            return f"{expired} unused vouchers expired, their points returned"
+def _for_members(query, work) -> int:
+    """work(member) on each member the query names, its row locked; returns how many."""
+    def locked(member_id):
+        work(db.session.get(Member, member_id, with_for_update=True))
+        return 1
+    return _drain(query, Member.id, locked)
+
+
+def prune_idempotency_keys(now):
+    removed = idempotency.prune(now)
+    db.session.commit()
+    return f"{removed} old idempotency keys removed"
 
 
 def prune_login_failures(now):
@@ -38,52 +47,45 @@ def prune_login_failures(now):
 
 
 def vest_pending_points(now):
-    vested = 0
-    while True:
-        ids = db.session.execute(purchases.due_to_vest_query(now).limit(BATCH)).scalars().all()
-        vested += sum(purchases.vest(purchase_id, now) for purchase_id in ids)
-        db.session.commit()
-        if len(ids) < BATCH:
-            return f"{vested} pending points vested"
+    vested = _drain(purchases.due_to_vest_query(now), Purchase.id, lambda purchase_id: purchases.vest(purchase_id, now))
+    return f"{vested} pending points vested"
+
+
+def expire_vouchers(now):
+    expired = _drain(redemptions.due_for_expiry_query(now), Redemption.id,
+                     lambda redemption_id: redemptions.expire_one(redemption_id, now))
+    return f"{expired} unused vouchers expired, their points returned"
 
 
 def expire_points(now):
     program = get_program()
     if program.expiry_policy == "none":
         return "expiry is off"
-    expired = []
-    count = _in_batches(expiry.candidates_query(program, now),
-                        lambda member: expired.append(expiry.expire_member(member.id, program, now)))
-    return f"{sum(expired)} points expired ({count} members checked)"
+    expired = _drain(expiry.candidates_query(program, now), Member.id,
+                     lambda member_id: expiry.expire_member(member_id, program, now))
+    return f"{expired} points expired"
 
 
 def pay_birthday_bonuses(now):
     bonus = get_program().birthday_bonus
     if not bonus:
         return "no birthday bonus set"
-    paid = []
-    _in_batches(birthdays.due_query(now), lambda member: paid.append(birthdays.pay(member.id, bonus, now)))
-    return f"{sum(paid)} birthday bonuses paid"
+    paid = _drain(birthdays.due_query(now), Member.id, lambda member_id: birthdays.pay(member_id, bonus, now))
+    return f"{paid} birthday bonuses paid"
 
 
 def reevaluate_tier_config(now):
     program = get_program()
     version = program.tier_config_version
     ladder = tiers.ladder()
-    count = _in_batches(tiers.members_behind_config_query(version),
+    count = _for_members(tiers.members_behind_config_query(version),
                         lambda member: tiers.reevaluate_for_config(member, now, ladder, program))
     return f"{count} members re-evaluated after tier changes"
 
 
 def evaluate_tiers(now):
-    count = _in_batches(tiers.members_due_query(now), lambda member: tiers.evaluate(member, as_of=now))
+    count = _for_members(tiers.members_due_query(now), lambda member: tiers.evaluate(member, as_of=now))
     return f"{count} members' tiers evaluated"
-
-
-def prune_idempotency_keys(now):
-    removed = idempotency.prune(now)
-    db.session.commit()
-    return f"{removed} old idempotency keys removed"
 
 
 # (name, job(now) -> summary). Later work appends its jobs here, in the order they must run.

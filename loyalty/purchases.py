@@ -89,7 +89,7 @@ def _still_pending(purchase: Purchase) -> bool:
 
 def vest(purchase_id: str, now: datetime) -> int:
     """Make a purchase's pending points spendable once its return window is over; returns them."""
-    purchase = db.session.get(Purchase, purchase_id)
+    purchase = db.session.get(Purchase, purchase_id, populate_existing=True)
     points = purchase.pending_points
     # Conditional, so two run-jobs at once vest it once.
     vested = db.session.execute(
@@ -107,7 +107,7 @@ def vest(purchase_id: str, now: datetime) -> int:
 
 
 def due_to_vest_query(now: datetime):
-    return select(Purchase.id).where(Purchase.pending_points > 0, Purchase.vests_at <= now).order_by(Purchase.id)
+    return select(Purchase.id).where(Purchase.pending_points > 0, Purchase.vests_at <= now)
 
 
 def get_purchase(purchase_id: str) -> Purchase:
