@@ -1,4 +1,163 @@
-"""/v1/reports: retention and points reports (admin)."""
+"""/v1/reports: retention and points reports (admin), as JSON or `?format=csv`."""
+import marshmallow as ma
+from flask import Response
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from loyalty import errors
+from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.security import requires
+from loyalty.reports import at_risk, cohorts, cursor, points, repurchase
+from loyalty.reports.period import Period
+from loyalty.reports.formatting import json_value, to_csv
+
 blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Reports (admin)")
+
+FORMATS = ("json", "csv")
+DECIMAL = {"type": "string", "example": "0.4250"}
+
+
+class FormatArgsSchema(ma.Schema):
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(FORMATS),
+                              metadata={"description": "`csv`: the same rows as CSV, nested fields as parent_child"})
+
+
+class PeriodArgsSchema(FormatArgsSchema):
+    from_ = ma.fields.Date(data_key="from", required=True, metadata={"description": "UTC midnight, inclusive"})
+    to = ma.fields.Date(required=True, metadata={"description": "UTC midnight, exclusive; after `from`"})
+
+
+class RepurchaseArgsSchema(PeriodArgsSchema):
+    window_days = ma.fields.Integer(load_default=90, validate=ma.validate.Range(1, 365))
+
+
+class AtRiskArgsSchema(FormatArgsSchema):
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, 100))
+    cursor = ma.fields.String()
+
+
+class RepurchaseRowSchema(ma.Schema):
+    tier = ma.fields.String(required=True, metadata={"description": "A tier key, `none` or `all`"})
+    buyers = ma.fields.Integer(required=True, metadata={"description": "Mature members"})
+    repurchasers = ma.fields.Integer(required=True)
+    repurchase_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    median_days_to_repurchase = ma.fields.String(allow_none=True, required=True, metadata={"example": "23.50"})
+    immature = ma.fields.Integer(required=True)
+
+
+class CohortRowSchema(ma.Schema):
+    month = ma.fields.String(required=True, metadata={"example": "2026-03"})
+    buyers = ma.fields.Integer(required=True)
+    rate_30d = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    rate_60d = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    rate_90d = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    early_churn_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+
+
+class LiabilitySchema(ma.Schema):
+    amount = ma.fields.Integer(required=True)
+    currency = ma.fields.String(required=True)
+
+
+class PointsReportSchema(ma.Schema):
+    opening = ma.fields.Integer(required=True)
+    issued = ma.fields.Integer(required=True)
+    redeemed = ma.fields.Integer(required=True)
+    expired = ma.fields.Integer(required=True)
+    reversed = ma.fields.Integer(required=True)
+    adjusted = ma.fields.Integer(required=True)
+    closing = ma.fields.Integer(required=True)
+    outstanding = ma.fields.Integer(required=True)
+    pending = ma.fields.Integer(required=True)
+    liability = ma.fields.Nested(LiabilitySchema, required=True)
+    redemption_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    breakage_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+
+
+class AtRiskRowSchema(ma.Schema):
+    member_id = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True, required=True)
+    tier = ma.fields.String(allow_none=True, required=True)
+    last_purchase_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    usual_gap_days = ma.fields.String(allow_none=True, required=True, metadata={"example": "21.00"})
+    days_since_last_purchase = ma.fields.Integer(required=True)
+    recent_qualifying_points = ma.fields.Integer(required=True)
+    balance = ma.fields.Integer(required=True)
+
+
+# The same 200 response may come as CSV (?format=csv).
+also_csv = blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True,
+                            description="The report as JSON, or with format=csv as CSV (a header line, one line a row)")
+
+
+def rows_schema(row_schema) -> type[ma.Schema]:
+    return type(f"{row_schema.__name__.removesuffix('Schema')}ListSchema", (ma.Schema,), {
+        "data": ma.fields.List(ma.fields.Nested(row_schema), required=True),
+        "next_cursor": ma.fields.String(allow_none=True, required=True),
+    })
+
+
+def period_of(args: dict) -> Period:
+    return Period.of_dates(args["from_"], args["to"])
+
+
+def respond(name: str, args: dict, rows: list[dict], columns: list[str], next_key=None):
+    """The rows as `{data, next_cursor}` JSON, or as a CSV download with `format=csv`."""
+    if args["format"] == "csv":
+        return Response(to_csv(rows, columns), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return {"data": json_value(rows), "next_cursor": cursor.encode(next_key)}
+
+
+@blp.route("/repurchase-by-tier")
+class RepurchaseByTier(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(RepurchaseArgsSchema, location="query")
+    @blp.response(200, rows_schema(RepurchaseRowSchema))
+    @also_csv
+    def get(self, args):
+        """Repurchase rate by the tier held at each member's first purchase of the period (Rules)."""
+        rows = repurchase.report(period_of(args), args["window_days"])
+        return respond("repurchase-by-tier", args, rows, repurchase.COLUMNS)
+
+
+@blp.route("/cohorts")
+class Cohorts(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(PeriodArgsSchema, location="query")
+    @blp.response(200, rows_schema(CohortRowSchema))
+    @also_csv
+    def get(self, args):
+        """Members by month of first qualifying purchase: who came back within 30, 60 and 90 days."""
+        return respond("cohorts", args, cohorts.report(period_of(args)), cohorts.COLUMNS)
+
+
+@blp.route("/points")
+class Points(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(PeriodArgsSchema, location="query")
+    @blp.response(200, PointsReportSchema)
+    @also_csv
+    def get(self, args):
+        """The period's points roll-forward by ledger time, and outstanding points and liability now."""
+        report = points.report(period_of(args))
+        if args["format"] == "csv":
+            return respond("points", args, [report], points.COLUMNS)
+        return json_value(report)
+
+
+@blp.route("/at-risk")
+class AtRisk(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(AtRiskArgsSchema, location="query")
+    @blp.response(200, rows_schema(AtRiskRowSchema))
+    @also_csv
+    def get(self, args):
+        """Members gone quiet (Rules: At risk), highest recent qualifying points first; paged."""
+        after = cursor.decode(args.get("cursor"), (int, str))
+        rows, next_key = at_risk.report(args["limit"], after)
+        return respond("at-risk", args, rows, at_risk.COLUMNS, next_key)

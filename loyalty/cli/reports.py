@@ -1,1 +1,71 @@
-"""`flask --app wsgi loyalty report NAME ...`."""
+"""`flask --app wsgi loyalty report NAME ...`: the reports of /v1/reports, for a terminal."""
+import json
+from datetime import timedelta
+
+import click
+
+from loyalty import clock
+from loyalty.cli import loyalty_cli
+from loyalty.errors import LoyaltyError
+from loyalty.reports import at_risk, cohorts, cursor, points, repurchase
+from loyalty.reports.period import Period
+from loyalty.reports.formatting import json_value, to_csv, to_table
+
+DEFAULT_PERIOD_DAYS = 365
+
+
+def _repurchase(period, window_days, limit):
+    rows = repurchase.report(period, window_days)
+    return {"data": rows, "next_cursor": None}, rows, repurchase.COLUMNS
+
+
+def _cohorts(period, window_days, limit):
+    rows = cohorts.report(period)
+    return {"data": rows, "next_cursor": None}, rows, cohorts.COLUMNS
+
+
+def _points(period, window_days, limit):
+    report = points.report(period)
+    return report, [report], points.COLUMNS
+
+
+def _at_risk(period, window_days, limit):
+    rows, next_key = at_risk.report(limit)
+    return {"data": rows, "next_cursor": cursor.encode(next_key)}, rows, at_risk.COLUMNS
+
+
+# NAME -> build(period, window_days, limit) -> (JSON body as the API gives it, rows, CSV columns)
+REPORTS = {"repurchase-by-tier": _repurchase, "cohorts": _cohorts, "points": _points, "at-risk": _at_risk}
+
+
+def _period(from_day, to_day) -> Period:
+    """--from/--to as dates; by default the last year, today included."""
+    to_day = to_day.date() if to_day else clock.now().date() + timedelta(days=1)
+    from_day = from_day.date() if from_day else to_day - timedelta(days=DEFAULT_PERIOD_DAYS)
+    return Period.of_dates(from_day, to_day)
+
+
+@loyalty_cli.command("report")
+@click.argument("name", type=click.Choice(list(REPORTS)))
+@click.option("--from", "from_day", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day (UTC), inclusive. Default: a year before --to.")
+@click.option("--to", "to_day", type=click.DateTime(["%Y-%m-%d"]),
+              help="Day after the last (UTC), exclusive. Default: tomorrow, so today is included.")
+@click.option("--window-days", default=90, show_default=True, type=click.IntRange(1, 365),
+              help="repurchase-by-tier: days after the first purchase that count.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="at-risk: how many members.")
+@click.option("--format", "output", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "json"]))
+def report(name, from_day, to_day, window_days, limit, output):
+    """Print a report (repurchase-by-tier, cohorts, points, at-risk) as the API computes it."""
+    try:
+        body, rows, columns = REPORTS[name](_period(from_day, to_day), window_days, limit)
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    if output == "json":
+        click.echo(json.dumps(json_value(body), indent=2))
+    elif output == "csv":
+        click.echo(to_csv(rows, columns, line_end="\n"), nl=False)
+    else:
+        click.echo(to_table(rows, columns))

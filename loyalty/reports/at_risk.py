@@ -1,0 +1,123 @@
+"""Members at risk (API.md, Rules: At risk), most valuable first.
+
+With two or more qualifying purchases a member is at risk once the days since the last one
+exceed twice their median gap and are at least 30; with one, once it is more than 90 days old.
+Twice the median is the sum of the two middle gaps (the middle one twice for an odd count),
+which keeps the comparison in exact integers.
+"""
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+from sqlalchemy import and_, case, func, or_, select
+
+from loyalty import clock
+from loyalty.models import Member, Purchase, Tier
+from loyalty.reports import source
+from loyalty.reports.period import days
+from loyalty.reports.sql import DAY_US, epoch_us, purchase_order, qualifying, to_epoch_us
+
+COLUMNS = ["member_id", "email", "tier", "last_purchase_at", "usual_gap_days", "days_since_last_purchase",
+           "recent_qualifying_points", "balance"]
+RECENT_DAYS = 365
+MIN_QUIET_DAYS = 30
+ONE_PURCHASE_QUIET_DAYS = 90
+
+
+def report(limit: int = 20, after: tuple[int, str] | None = None,
+            now: datetime | None = None) -> tuple[list[dict], tuple[int, str] | None]:
+    """One page of members at risk and the key to continue after it (None on the last page).
+
+    Pages are keyed on (recent_qualifying_points, member_id): highest points first, then by id.
+    """
+    now = now or clock.now()
+    candidates = _candidates(now).subquery("candidates")
+    query = select(candidates).order_by(candidates.c.recent_qualifying_points.desc(), candidates.c.member_id)
+    if after is not None:
+        points, member_id = after
+        query = query.where(or_(candidates.c.recent_qualifying_points < points,
+                                and_(candidates.c.recent_qualifying_points == points,
+                                     candidates.c.member_id > member_id)))
+    found = source.execute(query.limit(limit + 1)).all()
+    rows = [_row(candidate) for candidate in found[:limit]]
+    more = len(found) > limit
+    return rows, ((rows[-1]["recent_qualifying_points"], rows[-1]["member_id"]) if more else None)
+
+
+def _qualifying_purchases(now: datetime):
+    """Qualifying purchases up to now of members still in the program, with the gap to the one before."""
+    previous = func.lag(epoch_us(Purchase.occurred_at)).over(partition_by=Purchase.member_id,
+                                                             order_by=purchase_order())
+    return (
+        select(Purchase.member_id, Purchase.occurred_at, Purchase.qualifying_points,
+               (epoch_us(Purchase.occurred_at) - previous).label("gap_us"))
+        .join(Member, Member.id == Purchase.member_id)
+        .where(qualifying(), Purchase.occurred_at <= now, Member.status != "closed")
+        .subquery("purchases")
+    )
+
+
+def _twice_median_gap(purchases):
+    """Per member: twice the median gap, from the gaps ranked within the member."""
+    ranked = (
+        select(purchases.c.member_id, purchases.c.gap_us,
+               func.row_number().over(partition_by=purchases.c.member_id, order_by=purchases.c.gap_us)
+               .label("rank"),
+               func.count().over(partition_by=purchases.c.member_id).label("gaps"))
+        .where(purchases.c.gap_us.is_not(None))
+        .subquery("ranked")
+    )
+    twice_rank = 2 * ranked.c.rank
+    # Odd count: the middle gap (2·rank = gaps + 1) twice. Even: the two around the middle.
+    twice_median = func.sum(case(
+        (twice_rank == ranked.c.gaps + 1, 2 * ranked.c.gap_us),
+        (twice_rank == ranked.c.gaps, ranked.c.gap_us),
+        (twice_rank == ranked.c.gaps + 2, ranked.c.gap_us),
+        else_=0,
+    ))
+    return (select(ranked.c.member_id, twice_median.label("twice_median_us"))
+            .group_by(ranked.c.member_id).subquery("medians"))
+
+
+def _purchase_stats(purchases, now: datetime):
+    recent = purchases.c.occurred_at > now - timedelta(days=RECENT_DAYS)
+    return (
+        select(purchases.c.member_id, func.count().label("purchases"),
+               func.max(purchases.c.occurred_at).label("last_purchase_at"),
+               func.coalesce(func.sum(case((recent, purchases.c.qualifying_points), else_=0)), 0)
+               .label("recent_qualifying_points"))
+        .group_by(purchases.c.member_id)
+        .subquery("stats")
+    )
+
+
+def _candidates(now: datetime):
+    purchases = _qualifying_purchases(now)
+    stats, medians = _purchase_stats(purchases, now), _twice_median_gap(purchases)
+    quiet_us = to_epoch_us(now) - epoch_us(stats.c.last_purchase_at)
+    regular_gone_quiet = and_(stats.c.purchases >= 2, quiet_us > medians.c.twice_median_us,
+                              quiet_us >= MIN_QUIET_DAYS * DAY_US)
+    single_gone_quiet = and_(stats.c.purchases == 1, quiet_us > ONE_PURCHASE_QUIET_DAYS * DAY_US)
+    return (
+        select(Member.id.label("member_id"), Member.email, Tier.key.label("tier"), stats.c.last_purchase_at,
+               medians.c.twice_median_us, quiet_us.label("quiet_us"), stats.c.recent_qualifying_points,
+               Member.points_balance.label("balance"))
+        .select_from(stats)
+        .join(Member, Member.id == stats.c.member_id)
+        .outerjoin(medians, medians.c.member_id == stats.c.member_id)
+        .outerjoin(Tier, Tier.id == Member.tier_id)
+        .where(or_(regular_gone_quiet, single_gone_quiet))
+    )
+
+
+def _row(candidate) -> dict:
+    twice_median = candidate.twice_median_us
+    return {
+        "member_id": candidate.member_id,
+        "email": candidate.email,
+        "tier": candidate.tier,
+        "last_purchase_at": candidate.last_purchase_at,
+        "usual_gap_days": None if twice_median is None else days(Fraction(int(twice_median), 2)),
+        "days_since_last_purchase": int(candidate.quiet_us) // DAY_US,
+        "recent_qualifying_points": int(candidate.recent_qualifying_points),
+        "balance": candidate.balance,
+    }
