@@ -3,7 +3,7 @@ from loyalty.models.auth import ApiKey, AuthToken, LoginFailure, Staff
 from loyalty.models.campaigns import Campaign
 from loyalty.models.idempotency import IdempotencyKey
 from loyalty.models.members import LedgerEntry, Member, Purchase, Refund
-from loyalty.models.payments import PaymentEvent
+from loyalty.models.payments import PaymentEvent, StripeCharge, StripePayment
 from loyalty.models.program import Program
 from loyalty.models.rewards import Redemption, Reward
 from loyalty.models.tiers import Tier, TierChange

@@ -1,5 +1,34 @@
-"""Stripe events parked until the member they wait for exists (filled in by the Stripe work)."""
+"""Stripe events parked until what they wait for exists: a member, or the payment itself.
+
+They are applied in the transaction that creates or updates that member or payment, so the
+effect is there when that request answers.
+"""
+from sqlalchemy import or_, select
+
+from loyalty.extensions import db
+from loyalty.models import PaymentEvent
 
 
 def member_changed(member) -> None:
     """Apply, in this transaction, every parked event waiting for this member."""
+    waiting_for = []
+    if member.stripe_customer_id:
+        waiting_for.append(PaymentEvent.stripe_customer_id == member.stripe_customer_id)
+    if member.email:
+        waiting_for.append(PaymentEvent.email == member.email.strip().lower())
+    if waiting_for:
+        _apply_parked(or_(*waiting_for))
+
+
+def payment_arrived(payment_keys: list[str]) -> None:
+    """Apply the refunds, disputes and other events of a payment that were waiting for it."""
+    _apply_parked(PaymentEvent.payment_key.in_(payment_keys))
+
+
+def _apply_parked(condition) -> None:
+    from loyalty.payments import events  # events imports this module, and members imports it too
+
+    query = (select(PaymentEvent).where(PaymentEvent.status == "parked", condition)
+             .order_by(PaymentEvent.stripe_created_at, PaymentEvent.id))
+    for row in db.session.execute(query).scalars().all():
+        events.apply(row)

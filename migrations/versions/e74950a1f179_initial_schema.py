@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2e6dc220b008
+Revision ID: e74950a1f179
 Revises: 
-Create Date: 2026-11-30 01:32:30.489059
+Create Date: 2026-11-30 01:43:03.937670
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import loyalty.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '2e6dc220b008'
+revision = 'e74950a1f179'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -91,6 +91,7 @@ def upgrade():
 
     op.create_table('payment_events',
     sa.Column('id', sa.String(length=255), nullable=False),
+    sa.Column('receipt_id', sa.String(length=40), nullable=False),
     sa.Column('type', sa.String(length=100), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('stripe_created_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
@@ -104,7 +105,8 @@ def upgrade():
     sa.Column('stripe_customer_id', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.CheckConstraint("status IN ('processed', 'ignored', 'parked', 'failed')", name=op.f('ck_payment_events_status')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_events')),
+    sa.UniqueConstraint('receipt_id', name=op.f('uq_payment_events_receipt_id'))
     )
     with op.batch_alter_table('payment_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_events_email'), ['email'], unique=False)
@@ -147,6 +149,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
     sa.UniqueConstraint('email', name=op.f('uq_staff_email'))
     )
+    op.create_table('stripe_charges',
+    sa.Column('charge_id', sa.String(length=255), nullable=False),
+    sa.Column('payment_key', sa.String(length=255), nullable=False),
+    sa.PrimaryKeyConstraint('charge_id', name=op.f('pk_stripe_charges'))
+    )
+    with op.batch_alter_table('stripe_charges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stripe_charges_payment_key'), ['payment_key'], unique=False)
+
     op.create_table('tiers',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
@@ -349,6 +359,18 @@ def upgrade():
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refunds_purchase_id'), ['purchase_id'], unique=False)
 
+    op.create_table('stripe_payments',
+    sa.Column('payment_key', sa.String(length=255), nullable=False),
+    sa.Column('purchase_id', sa.String(length=40), nullable=True),
+    sa.Column('amount_refunded', sa.BigInteger(), nullable=False),
+    sa.Column('refunds_as_of', sa.BigInteger(), nullable=True),
+    sa.Column('failed_refunds', sa.JSON(), nullable=False),
+    sa.Column('disputes', sa.JSON(), nullable=False),
+    sa.Column('updated_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['purchase_id'], ['purchases.id'], name=op.f('fk_stripe_payments_purchase_id_purchases')),
+    sa.PrimaryKeyConstraint('payment_key', name=op.f('pk_stripe_payments')),
+    sa.UniqueConstraint('purchase_id', name=op.f('uq_stripe_payments_purchase_id'))
+    )
     op.create_table('tier_history',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('member_id', sa.String(length=40), nullable=False),
@@ -382,6 +404,7 @@ def downgrade():
         batch_op.drop_index('ix_tier_history_member_effective')
 
     op.drop_table('tier_history')
+    op.drop_table('stripe_payments')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_purchase_id'))
 
@@ -421,6 +444,10 @@ def downgrade():
         batch_op.drop_index('uq_tiers_key_live', sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
 
     op.drop_table('tiers')
+    with op.batch_alter_table('stripe_charges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stripe_charges_payment_key'))
+
+    op.drop_table('stripe_charges')
     op.drop_table('staff')
     op.drop_table('program')
     with op.batch_alter_table('payment_events', schema=None) as batch_op:

@@ -1,0 +1,52 @@
+"""The same Stripe event delivered 10 times at once to a multi-worker server applies once."""
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.stripe_events import T0, charge, checkout_session, event, payment_intent, signed, unique
+
+
+@pytest.fixture
+def server(live_server):
+    return live_server(workers=4)
+
+
+def post_all(server, deliveries):
+    """POST every (payload, headers) at once; the responses in the same order."""
+    def post(delivery):
+        payload, headers = delivery
+        return requests.post(server.url + "/webhooks/stripe", data=payload, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=len(deliveries)) as pool:
+        return list(pool.map(post, deliveries))
+
+
+def test_same_event_ten_times_at_once_applies_once(server):
+    admin = server.api_key("admin")
+    requests.patch(server.url + "/v1/program", json={"earn_rates": {"usd": "1"}, "auto_enroll": False},
+                   headers=admin).raise_for_status()
+    member = requests.post(server.url + "/v1/members", json={"external_id": "race-stripe"}, headers=admin).json()
+    pi, ch = unique("pi"), unique("ch")
+    paid = event("payment_intent.succeeded",
+                 payment_intent(pi, 12300, latest_charge=ch, metadata={"loyalty_member_id": member["id"]}))
+    responses = post_all(server, [signed(paid)] * 10)
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    assert sorted(r.json()["duplicate"] for r in responses) == [False] + [True] * 9
+    assert {r.json()["status"] for r in responses} == {"processed"}
+
+    # Then a refund, also 10 times at once, racing the other events of the same payment.
+    refunded = event("charge.refunded", charge(ch, 12300, payment_intent=pi, amount_refunded=2300), created=T0 + 10)
+    others = [event("charge.succeeded", charge(ch, 12300, payment_intent=pi)),
+              event("checkout.session.completed", checkout_session(unique("cs"), 12300, payment_intent=pi))]
+    responses = post_all(server, [signed(refunded)] * 10 + [signed(other) for other in others] * 3)
+    assert [r.status_code for r in responses] == [200] * 16, [r.text for r in responses]
+
+    after = requests.get(server.url + f"/v1/members/{member['id']}", headers=admin).json()
+    assert after["points"]["balance"] == 100  # $123.00 earned 123, the $23.00 refund took 23, once
+    purchases = requests.get(server.url + f"/v1/members/{member['id']}/purchases", headers=admin).json()["data"]
+    assert [(p["order_id"], p["refunded_amount"]) for p in purchases] == [(pi, 2300)]
+    listed = requests.get(server.url + "/v1/payment-events?limit=100", headers=admin).json()["data"]
+    assert len(listed) == 4 and {e["status"] for e in listed} == {"processed"}
+    verify = server.flask("loyalty", "verify-ledger")
+    assert verify.returncode == 0, verify.stdout
