@@ -28,21 +28,51 @@ class Lot:
 
 
 def _lots(member_id: str) -> list[Lot]:
-    """The member's credits, oldest first, after spending every debit on the oldest first."""
-    earned_at = func.coalesce(Purchase.occurred_at, LedgerEntry.created_at)
+    """The member's credits with what is left of each, replaying the ledger in order.
+
+    A reversal belongs to its purchase: it takes back that purchase's points first (and a
+    reversal the other way gives them back). Every other debit spends the oldest points first;
+    a debit nothing covers is a debt the next credits pay first.
+    """
     rows = db.session.execute(
-        select(earned_at, LedgerEntry.points)
-        .outerjoin(Purchase, (Purchase.id == LedgerEntry.purchase_id) & (LedgerEntry.type == "earn"))
+        select(LedgerEntry.type, LedgerEntry.points, LedgerEntry.purchase_id, LedgerEntry.created_at,
+               Purchase.occurred_at)
+        .outerjoin(Purchase, Purchase.id == LedgerEntry.purchase_id)
         .where(LedgerEntry.member_id == member_id)
-        .order_by(earned_at, LedgerEntry.id)
+        .order_by(LedgerEntry.id)
     ).all()
-    lots = [Lot(moment, points) for moment, points in rows if points > 0]
-    spent = -sum(points for _, points in rows if points < 0)
-    for lot in lots:
-        used = min(lot.left, spent)
-        lot.left -= used
-        spent -= used
+    lots: list[Lot] = []
+    of_purchase: dict[str, Lot] = {}
+    debt = 0
+    for entry_type, points, purchase_id, created_at, occurred_at in rows:
+        own = of_purchase.get(purchase_id) if entry_type == "reversal" else None
+        if points > 0:
+            paid = min(points, debt)
+            debt, points = debt - paid, points - paid
+            if own is not None:
+                own.left += points
+            elif points:
+                lot = Lot(occurred_at if entry_type == "earn" else created_at, points)
+                lots.append(lot)
+                if entry_type == "earn":
+                    of_purchase[purchase_id] = lot
+            continue
+        owed = -points
+        if own is not None:
+            taken = min(own.left, owed)
+            own.left, owed = own.left - taken, owed - taken
+        debt += _spend_oldest(lots, owed)
     return [lot for lot in lots if lot.left > 0]
+
+
+def _spend_oldest(lots: list[Lot], owed: int) -> int:
+    """Take `owed` points from the oldest lots; returns what they could not cover."""
+    for lot in sorted(lots, key=lambda lot: lot.earned_at):
+        taken = min(lot.left, owed)
+        lot.left, owed = lot.left - taken, owed - taken
+        if not owed:
+            break
+    return owed
 
 
 def _fixed_due(member_id: str, now: datetime, days: int) -> int:

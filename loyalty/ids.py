@@ -1,5 +1,6 @@
 """Identifiers and printable codes."""
 import secrets
+import threading
 import time
 
 CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -7,9 +8,19 @@ CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 UNAMBIGUOUS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
+_last_value = 0
+_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """A time-ordered opaque id like `mem_01jc3v...`: 48 bits of milliseconds, 80 random bits."""
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    """A time-ordered opaque id like `mem_01jc3v...`: 48 bits of milliseconds, 80 random bits.
+
+    Within one process ids only grow, even in the same millisecond, so "newest first" holds.
+    """
+    global _last_value
+    with _lock:
+        value = max((int(time.time() * 1000) << 80) | secrets.randbits(80), _last_value + 1)
+        _last_value = value
     chars = []
     for _ in range(26):
         chars.append(CROCKFORD[value & 31])

@@ -33,7 +33,10 @@ def _apply(reward: Reward, fields: dict) -> Reward:
     fields = dict(fields)
     if "min_tier" in fields:
         key = fields.pop("min_tier")
-        reward.min_tier = tier_settings.find_by_key(key) if key is not None else None
+        try:
+            reward.min_tier = tier_settings.find_by_key(key) if key is not None else None
+        except errors.NotFound:
+            raise errors.ValidationFailed("Unknown tier.", fields={"min_tier": [f"No tier {key}."]}) from None
     for field, value in fields.items():
         setattr(reward, field, value)
     db.session.add(reward)

@@ -370,3 +370,20 @@ def test_failed_validation_does_not_burn_the_key(client, admin, enroll):
     again = client.post(url, json={"points": 5, "reason": "fixed"}, headers=headers)
     assert again.get_json() == response.get_json()
     assert entry_count(member["id"]) == 1
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"])
+def test_timestamp_out_of_range_is_a_validation_error(client, admin, program, enroll, stamp):
+    """Does a timestamp that cannot be turned into UTC give a 422, not a 500?"""
+    member = enroll()
+    response = client.post("/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": "far", "amount": 100, "currency": "usd", "occurred_at": stamp})
+    assert response.status_code == 422, response.get_json()
+
+
+def test_cursor_with_a_huge_number_is_a_validation_error(client, admin, enroll):
+    import base64
+    member = enroll()
+    cursor = base64.urlsafe_b64encode(b"[1000000000000000000000000000]").decode().rstrip("=")
+    response = client.get(f"/v1/members/{member['id']}/transactions?cursor={cursor}", headers=admin)
+    assert response.status_code == 422

@@ -211,3 +211,16 @@ def test_verify_ledger_checks_pending(app, client, admin, pending):
     pending["buy"](50, day(0))
     result = app.test_cli_runner().invoke(args=["loyalty", "verify-ledger"])
     assert result.exit_code == 0, result.output
+
+
+def test_fixed_expiry_takes_a_refund_from_its_own_purchase(client, admin, member):
+    """A refund of a later purchase must not use up older points: they still expire on their date."""
+    policy(client, admin, expiry_policy="fixed", expiry_days=100)
+    member["buy"](100, day(0))
+    member["buy"](100, day(50))
+    later = client.get(f"/v1/members/{member['id']}/purchases", headers=admin).get_json()["data"][0]
+    with clock.frozen(day(51)):
+        client.post(f"/v1/purchases/{later['id']}/refunds", headers=admin, json={"amount": 10000})
+    run_jobs(day(101))
+    assert member["state"](day(101))["points"]["balance"] == 0
+    assert [e["points"] for e in member["entries"]() if e["type"] == "expiry"] == [-100]

@@ -90,10 +90,11 @@ def test_reward_validation(client, admin, body):
     assert response.get_json()["error"]["code"] == "validation_error"
 
 
-def test_unknown_min_tier_is_not_found(client, admin):
+def test_unknown_min_tier_is_a_validation_error(client, admin):
     response = client.post("/v1/rewards", headers=admin, json={
         "name": "X", "cost_points": 10, "kind": "custom", "value": {}, "min_tier": "nope"})
-    assert response.status_code == 404
+    assert response.status_code == 422
+    assert "min_tier" in response.get_json()["error"]["details"]["fields"]
 
 
 def test_catalogue_writes_are_admin_only(client, storefront, reward):

@@ -10,7 +10,8 @@ from loyalty.currency import is_code
 class Timestamp(ma.fields.DateTime):
     """RFC 3339 with an offset on input (a naive timestamp is a 422); UTC `Z` on output."""
 
-    default_error_messages = {"naive": "Timestamp must include a UTC offset, e.g. 2026-03-01T10:00:00Z."}
+    default_error_messages = {"naive": "Timestamp must include a UTC offset, e.g. 2026-03-01T10:00:00Z.",
+                              "range": "Timestamp is out of range."}
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
@@ -19,7 +20,10 @@ class Timestamp(ma.fields.DateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None:
             raise self.make_error("naive")
-        return result.astimezone(timezone.utc)
+        try:
+            return result.astimezone(timezone.utc)
+        except (OverflowError, ValueError):  # e.g. year 9999 with a negative offset
+            raise self.make_error("range") from None
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

@@ -29,8 +29,13 @@ def _encode(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
+BIGINT = range(-2**63, 2**63)
+
+
 def _fits(value, python_type) -> bool:
-    return isinstance(value, python_type) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, python_type):
+        return False
+    return value in BIGINT if isinstance(value, int) else True
 
 
 def _decode(cursor: str, types: list[type]) -> list:

@@ -7,7 +7,7 @@ from loyalty import errors, members, rewards
 from loyalty.api.common import AUTH_ERRORS, documents_errors
 from loyalty.api.fields import Currency, DecimalString, StrictBoolean, StrictInteger
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
-from loyalty.api.security import EVERYONE, require_own_member, requires
+from loyalty.api.security import EVERYONE, STAFF, STOREFRONT, require_own_member, requires
 from loyalty.api.transaction import commits
 from loyalty.models import Reward
 
@@ -111,7 +111,7 @@ def mark_eligibility(catalogue: list[Reward], member) -> None:
 
 @blp.route("/<reward_id>")
 class RewardById(MethodView):
-    @requires(*EVERYONE)
+    @requires(*STOREFRONT, *STAFF)
     @documents_errors(blp, *AUTH_ERRORS, errors.NotFound)
     @blp.response(200, RewardSchema)
     def get(self, reward_id):
