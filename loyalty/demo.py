@@ -157,7 +157,13 @@ def simulate_purchases(rng, people, end) -> int:
             low, high = GAP_DAYS[habit]
             moment += timedelta(days=rng.uniform(low, high))
     visits.sort(key=lambda visit: visit[0])
+    last_day = None
     for number, (moment, member, habit) in enumerate(visits, 1):
+        if moment.date() != last_day:  # the nightly run-jobs of a live shop
+            last_day = moment.date()
+            with clock.frozen(datetime.combine(last_day, datetime.min.time(), tzinfo=timezone.utc)):
+                for _ in jobs.run_all():
+                    pass
         amount = rng.randint(450, 4800) if habit != "regular" else rng.randint(1500, 12000)
         with clock.frozen(moment):
             purchase, _ = purchases.record_purchase(

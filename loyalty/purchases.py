@@ -41,7 +41,6 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     program = get_program()
     rate = earn_rate(program, currency)
     occurred_at = occurred_at or clock.now()
-    tiers.catch_up(member, occurred_at)  # downgrades that fell due before this purchase
     purchase = Purchase(
         member_id=member.id, order_id=order_id, source=source, amount=amount,
         currency=currency, occurred_at=occurred_at, fingerprint=fingerprint, earn_rate=rate,

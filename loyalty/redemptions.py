@@ -27,7 +27,7 @@ def issue(member_id: str, reward_id: str, actor: Actor, *, use_now: bool = False
     """Debit the reward's cost and issue a voucher (used at once on the point-of-sale path)."""
     member = members.get_member(member_id, lock=True)
     reward = rewards.get_reward(reward_id)
-    tiers.evaluate(member)  # a redemption is activity: a downgrade that fell due applies first
+    tiers.evaluate_if_due(member)  # a redemption is activity: a lapsed tier is lowered first
     rewards.refuse_if_ineligible(member, reward)
     _take_stock(reward)
     now = clock.now()

@@ -6,10 +6,10 @@ from the beginning of time. `Member.tier`, `tier_reached_at` and `tier_review_at
 present: the tier now, when it was reached, and the next moment it may be lost.
 
 Upgrades happen at the purchase that crosses a threshold, effective at its `occurred_at`.
-Downgrades happen only when a member is evaluated (run-jobs, or the member's next purchase,
-refund or redemption), never within `tier_retention_days` of reaching the tier, and take effect
-at the moment they fell due. With run-jobs every minute that is when they are evaluated; it also
-lets purchases imported in time order rebuild the history live traffic would have written.
+Downgrades happen only when a member is evaluated as of now (run-jobs, or the member's next
+purchase, refund or redemption), never within `tier_retention_days` of reaching the tier, and
+take effect then. `tier_review_at` is the earliest moment an evaluation could lower the tier, so
+run-jobs and purchases only evaluate members whose moment has come.
 """
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,7 +21,6 @@ from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Tier, TierChange
 from loyalty.program import get_program
 
-MAX_REVIEWS_PER_EVALUATION = 1000  # a guard; each review moves time strictly forward
 
 
 def ladder() -> list[Tier]:
@@ -129,54 +128,43 @@ def _schedule(member: Member, moment: datetime, tiers: list[Tier], program) -> N
         member.tier_review_at = None if drop is None else max(retained_until, drop)
 
 
-def _review(member: Member, moment: datetime, reason: str, tiers: list[Tier], program) -> None:
-    """Evaluate the member as of `moment`: downgrade if it is due, then reschedule."""
+def _evaluate(member: Member, now: datetime, reason: str, tiers: list[Tier], program) -> None:
+    """Evaluate the member as of now: move to the tier the window earns, unless retention holds it."""
     held = member.tier
     if member.tier_override_until is not None:
-        if moment >= member.tier_override_until:  # the override is over: normal rules resume
+        if now >= member.tier_override_until:  # the manual tier is over: normal rules resume
             member.tier_override_until = None
-            target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
+            target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
             if target is not held:
-                _change(member, target, moment, "evaluation", note="manual tier ended")
-        _schedule(member, moment, tiers, program)
+                _change(member, target, now, "evaluation", note="manual tier ended")
+        _schedule(member, now, tiers, program)
         return
+    target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
     deleted = held is not None and held.deleted_at is not None
     retained = (held is not None and member.tier_reached_at is not None
-                and moment < member.tier_reached_at + timedelta(days=program.tier_retention_days))
-    if deleted or not retained:
-        target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
-        if deleted or _rank(target) < _rank(held):
-            _change(member, target, moment, reason)
-    _schedule(member, moment, tiers, program)
-
-
-def catch_up(member: Member, as_of: datetime) -> None:
-    """Apply every downgrade that fell due up to `as_of`, each at the moment it fell due."""
-    if member.tier_review_at is None or member.tier_review_at > as_of:
-        return
-    tiers, program = ladder(), get_program()
-    for _ in range(MAX_REVIEWS_PER_EVALUATION):
-        moment = member.tier_review_at
-        if moment is None or moment > as_of:
-            return
-        _review(member, moment, "evaluation", tiers, program)
-        if member.tier_review_at is not None and member.tier_review_at <= moment:
-            return  # no progress: wait for the next evaluation
+                and now < member.tier_reached_at + timedelta(days=program.tier_retention_days))
+    if deleted or _rank(target) > _rank(held) or (_rank(target) < _rank(held) and not retained):
+        _change(member, target, now, reason)
+    _schedule(member, now, tiers, program)
 
 
 def evaluate(member: Member, reason: str = "evaluation", as_of: datetime | None = None) -> None:
     """Evaluate the member as of now (run-jobs, a refund, a redemption)."""
-    as_of = as_of or clock.now()
-    catch_up(member, as_of)
-    if member.tier_reached_at is not None and as_of < member.tier_reached_at:
-        return  # history already runs past this moment (an out-of-order import)
-    _review(member, as_of, reason, ladder(), get_program())
+    _evaluate(member, as_of or clock.now(), reason, ladder(), get_program())
+
+
+def evaluate_if_due(member: Member) -> None:
+    """Evaluate only if the tier could have lapsed by now: cheap enough for every purchase."""
+    now = clock.now()
+    if member.tier_review_at is not None and member.tier_review_at <= now:
+        evaluate(member, as_of=now)
 
 
 # -- the events that move tiers ----------------------------------------------------------------
 
 def after_purchase(member: Member, purchase: Purchase) -> None:
-    """Upgrade the member if this purchase crossed a threshold, effective at its occurred_at."""
+    """Upgrade the member if this purchase crossed a threshold (effective at its occurred_at),
+    then evaluate as of now if the tier may have lapsed."""
     moment = purchase.occurred_at
     tiers = ladder()
     if not tiers:
@@ -186,8 +174,11 @@ def after_purchase(member: Member, purchase: Purchase) -> None:
     target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
     if _rank(target) > _rank(held):
         _change(member, target, moment, "purchase", purchase_id=purchase.id)
-    if member.tier_reached_at is None or moment >= member.tier_reached_at:
+    if member.tier_reached_at is not None and moment < member.tier_reached_at:
+        evaluate(member)  # an import behind the history: the present may have to catch up with it
+    else:
         _schedule(member, moment, tiers, program)
+        evaluate_if_due(member)
 
 
 def after_refund(member: Member, purchase: Purchase) -> None:
@@ -196,16 +187,8 @@ def after_refund(member: Member, purchase: Purchase) -> None:
 
 
 def reevaluate_for_config(member: Member, now: datetime, tiers: list[Tier], program) -> None:
-    """Re-evaluate after tiers or their window changed: upgrades now, downgrades as the rules allow."""
-    catch_up(member, now)
-    held = member.tier
-    target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
-    deleted = held is not None and held.deleted_at is not None
-    if deleted or (_rank(target) > _rank(held) and member.tier_override_until is None):
-        _change(member, target, now, "tier_config_changed")
-    else:
-        _review(member, now, "tier_config_changed", tiers, program)
-    _schedule(member, now, tiers, program)
+    """Re-evaluate after tiers or their window changed (run-jobs, in batches)."""
+    _evaluate(member, now, "tier_config_changed", tiers, program)
     member.tier_config_version = program.tier_config_version
 
 

@@ -40,17 +40,14 @@ def run_jobs(at_moment=None):
 
 @pytest.fixture
 def shop(client, admin, enroll, at, ladder):
-    """A member and a buy(dollars, on=moment) that posts a purchase as an import (clock left alone)."""
+    """A member and a buy(dollars, on=moment) that posts a purchase live, with the clock at `on`."""
     member = enroll(external_id="tiered")
     counter = iter(range(10**6))
 
-    def buy(dollars, on, live=False):
+    def buy(dollars, on):
         body = {"member_id": member["id"], "order_id": f"t-{next(counter)}", "amount": dollars * 100,
                 "currency": "usd", "occurred_at": stamp(on)}
-        if live:
-            with at(stamp(on)):
-                response = client.post("/v1/purchases", json=body, headers=admin)
-        else:
+        with at(stamp(on)):
             response = client.post("/v1/purchases", json=body, headers=admin)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
@@ -147,7 +144,7 @@ def test_refund_lowers_qualifying_points_but_not_the_tier_before_retention(clien
     assert shop.state(day(364))["tier"]["key"] == "silver"
     run_jobs(day(366))
     assert shop.state(day(366))["tier"]["key"] == "bronze"
-    assert shop.history()[-1] == ("bronze", stamp(day(365)), "evaluation")
+    assert shop.history()[-1] == ("bronze", stamp(day(366)), "evaluation")
 
 
 def test_retention_keeps_the_tier_then_an_evaluation_drops_it(shop, ladder):
@@ -158,7 +155,7 @@ def test_retention_keeps_the_tier_then_an_evaluation_drops_it(shop, ladder):
     run_jobs(day(400))
     assert shop.state(day(400))["tier"]["key"] == "bronze"
     assert shop.history()[1:] == [("silver", stamp(day(0)), "purchase"),
-                                  ("bronze", stamp(day(365)), "evaluation")]
+                                  ("bronze", stamp(day(400)), "evaluation")]
     run_jobs(day(401))
     assert len(shop.history()) == 3   # run-jobs is idempotent
 
@@ -169,15 +166,17 @@ def test_downgrade_goes_to_the_tier_still_earned(shop, ladder):
     shop(600, day(300))
     run_jobs(day(370))
     assert shop.history()[1:] == [("gold", stamp(day(0)), "purchase"),
-                                  ("silver", stamp(day(365)), "evaluation")]
-    assert shop.state(day(370))["tier_progress"]["held_until"] == stamp(day(730))
+                                  ("silver", stamp(day(370)), "evaluation")]
+    assert shop.state(day(370))["tier_progress"]["held_until"] == stamp(day(735))
 
 
-def test_a_purchase_after_lapse_earns_at_the_lower_multiplier(shop, ladder):
-    """Does the next purchase apply the downgrade that fell due first (imports included)?"""
+def test_a_purchase_after_lapse_earns_at_the_held_tier_then_evaluates(shop, ladder):
+    """Past retention but not yet evaluated, does a purchase earn at the tier still held, and then
+    evaluate the member as of now (the downgrade effective then)?"""
     shop(600, day(0))
-    assert shop(100, day(500))["points_earned"] == 100  # Bronze again: ×1
-    assert shop.history()[-1] == ("bronze", stamp(day(365)), "evaluation")
+    assert shop(100, day(500))["points_earned"] == 150  # Silver is held until evaluated: ×1.5
+    assert shop.history()[-1] == ("bronze", stamp(day(500)), "evaluation")
+    assert shop(100, day(501))["points_earned"] == 100
 
 
 def test_manual_tier_holds_until_its_end_date(client, admin, shop, ladder, at):
@@ -193,7 +192,7 @@ def test_manual_tier_holds_until_its_end_date(client, admin, shop, ladder, at):
     assert shop.state(day(20))["tier"]["key"] == "gold"
     run_jobs(day(31))
     assert shop.history()[1:] == [("gold", stamp(day(1)), "manual"),
-                                  ("bronze", stamp(day(30)), "evaluation")]
+                                  ("bronze", stamp(day(31)), "evaluation")]
 
 
 def test_manual_tier_is_refused_to_the_storefront_and_checked(client, admin, storefront, shop, ladder):
@@ -237,28 +236,39 @@ def test_tier_progress_reports_the_next_tier(shop, ladder):
 YEAR = [(300, 0), (250, 40), (400, 90), (900, 200), (50, 420), (700, 600), (100, 640), (20, 990)]
 
 
-def test_import_in_time_order_writes_the_same_history_as_live_traffic(client, admin, enroll, at, ladder):
-    """Do past-dated imports give the tier timeline that live purchases plus daily run-jobs give?"""
-    def timeline(member_id):
-        rows = client.get(f"/v1/members/{member_id}/tier-history", headers=admin).get_json()["data"]
-        return [(row["tier"], row["effective_at"], row["reason"]) for row in rows[1:]]
-
-    live, imported = enroll(external_id="live"), enroll(external_id="import")
-    bodies = [{"order_id": f"y-{number}", "amount": dollars * 100, "currency": "usd",
-               "occurred_at": stamp(day(offset))} for number, (dollars, offset) in enumerate(YEAR)]
-    for body in bodies:
-        assert client.post("/v1/purchases", headers=admin,
-                           json={**body, "member_id": imported["id"], "order_id": "i" + body["order_id"]}).status_code == 201
-    pending = list(zip(YEAR, bodies))
-    for today in range(0, 1000, 5):   # live: purchases as they happen, run-jobs between them
-        while pending and pending[0][0][1] < today + 5:
-            (_, offset), body = pending.pop(0)
+def test_live_year_with_daily_run_jobs(client, admin, enroll, at, ladder):
+    """Purchases as they happen and run-jobs every day: upgrades at the crossing purchases,
+    downgrades on the first evaluation after retention and the window let go."""
+    member = enroll(external_id="live")
+    pending = list(YEAR)
+    for today in range(0, 1000):
+        while pending and pending[0][1] == today:
+            dollars, offset = pending.pop(0)
             with at(stamp(day(offset))):
-                assert client.post("/v1/purchases", headers=admin,
-                                   json={**body, "member_id": live["id"]}).status_code == 201
-        run_jobs(day(today + 4.5))
-    expected = [("silver", stamp(day(40)), "purchase"), ("gold", stamp(day(200)), "purchase"),
-                ("bronze", stamp(day(565)), "evaluation"), ("silver", stamp(day(600)), "purchase"),
-                ("bronze", stamp(day(965)), "evaluation")]
-    assert timeline(live["id"]) == expected
-    assert timeline(imported["id"]) == expected
+                assert client.post("/v1/purchases", headers=admin, json={
+                    "member_id": member["id"], "order_id": f"y-{offset}", "amount": dollars * 100,
+                    "currency": "usd", "occurred_at": stamp(day(offset))}).status_code == 201
+        run_jobs(day(today + 0.5))
+    rows = client.get(f"/v1/members/{member['id']}/tier-history", headers=admin).get_json()["data"]
+    assert [(r["tier"], r["effective_at"], r["reason"]) for r in rows[1:]] == [
+        ("silver", stamp(day(40)), "purchase"), ("gold", stamp(day(200)), "purchase"),
+        ("bronze", stamp(day(565.5)), "evaluation"), ("silver", stamp(day(600)), "purchase"),
+        ("bronze", stamp(day(965.5)), "evaluation")]
+
+
+def test_import_of_past_purchases_places_upgrades_at_their_crossing_purchases(client, admin, enroll, at, ladder):
+    """Purchases imported later with past occurred_at, in time order: each upgrade is effective at
+    the purchase that crossed, and each purchase earns at the tier held at its moment."""
+    member = enroll(external_id="import")
+    now = day(300)
+    earned = []
+    with at(stamp(now)):
+        for number, (dollars, offset) in enumerate(YEAR[:4]):
+            response = client.post("/v1/purchases", headers=admin, json={
+                "member_id": member["id"], "order_id": f"i-{number}", "amount": dollars * 100,
+                "currency": "usd", "occurred_at": stamp(day(offset))})
+            earned.append(response.get_json()["points_earned"])
+    assert earned == [300, 250, 600, 1350]  # Bronze, Bronze (crossing), Silver ×1.5, Silver (crossing)
+    rows = client.get(f"/v1/members/{member['id']}/tier-history", headers=admin).get_json()["data"]
+    assert [(r["tier"], r["effective_at"], r["reason"]) for r in rows[1:]] == [
+        ("silver", stamp(day(40)), "purchase"), ("gold", stamp(day(200)), "purchase")]
