@@ -1,9 +1,12 @@
 """Extension singletons, created unbound and attached in create_app."""
+from contextvars import ContextVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -29,8 +32,9 @@ def engine_options(database_uri):
     """Pool settings per database: SQLite waits for its single writer, PostgreSQL fails fast."""
     if database_uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
+    # No pre-ping: it costs a round trip per request. A connection lost to a database restart
+    # fails its request with a JSON 503, and SQLAlchemy then replaces the whole pool.
     return {
-        "pool_pre_ping": True,
         "pool_size": 5,
         "max_overflow": 5,
         "pool_timeout": 5,
@@ -51,10 +55,28 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.close()
 
 
+# Set for requests that only read (GET): on SQLite they may run beside the writer.
+reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _begin_immediate(connection):
     # SQLite ignores SELECT ... FOR UPDATE, and a deferred transaction that reads and then
     # writes fails at once when another writer got in between. BEGIN IMMEDIATE takes the
-    # write lock up front, so every transaction runs alone and check-then-write is safe.
+    # write lock up front, so every writing transaction runs alone and check-then-write is
+    # safe; reads (WAL mode) need no lock and take a plain BEGIN.
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reading_only.get() else "BEGIN IMMEDIATE")
+
+
+def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite; True if the row went in.
+
+    Cheaper than a look-up plus a savepoint, and safe against a concurrent insert of the same key.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__
+    statement = (insert(table).values(**values).on_conflict_do_nothing(index_elements=unique_columns)
+                 .returning(table.c[unique_columns[0]]))
+    return db.session.execute(statement).first() is not None

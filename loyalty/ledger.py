@@ -21,14 +21,18 @@ from loyalty.models import LedgerEntry, Member, Purchase
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
                require_funds: bool = False, purchase_id=None, redemption_id=None,
-               note=None, location=None, dedupe_key=None, created_at=None) -> LedgerEntry:
-    """Append one entry and move the cached balance with it. Flushes; never commits."""
+               note=None, location=None, dedupe_key=None, created_at=None,
+               member_changes: dict | None = None) -> LedgerEntry:
+    """Append one entry and move the cached balance with it. Flushes; never commits.
+
+    `member_changes` are other member columns to set in the same UPDATE (one round trip less).
+    """
     if points == 0:
         raise ValueError("a ledger entry moves at least one point")
     statement = (
         update(Member)
         .where(Member.id == member_id)
-        .values(points_balance=Member.points_balance + points)
+        .values(points_balance=Member.points_balance + points, **(member_changes or {}))
         .returning(Member.points_balance)
         .execution_options(synchronize_session=False)
     )
@@ -48,7 +52,7 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
         entry.created_at = created_at
     db.session.add(entry)
     db.session.flush()
-    _expire_cached_balance(member_id)
+    _expire_cached_balance(member_id, *(member_changes or ()))
     return entry
 
 
@@ -63,10 +67,10 @@ def move_pending(member_id: str, points: int) -> None:
     _expire_cached_balance(member_id)
 
 
-def _expire_cached_balance(member_id: str) -> None:
+def _expire_cached_balance(member_id: str, *others: str) -> None:
     member = db.session.identity_map.get(identity_key(Member, member_id))
     if member is not None:
-        db.session.expire(member, ["points_balance", "points_pending"])
+        db.session.expire(member, ["points_balance", "points_pending", *others])
 
 
 def drifted_members(batch_size: int = 5000):

@@ -3,12 +3,13 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from loyalty import campaigns, clock, earning, ledger, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import MemberInactive, NotFound, OrderExists, RefundExceedsPurchase
-from loyalty.extensions import db
+from loyalty.extensions import db, insert_unless_exists
+from loyalty.ids import new_id
 from loyalty.models import Member, Purchase, Refund
 from loyalty.program import earn_rate, get_program
 
@@ -33,32 +34,42 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     """
     currency = currency.lower()
     fingerprint = _fingerprint(member.id, amount, currency, occurred_at)
-    existing = find_order(source, order_id)
-    if existing is not None:
-        return _same_order(existing, fingerprint), False
     if member.status != "active":
-        raise MemberInactive(member_id=member.id)
-    program = get_program()
-    rate = earn_rate(program, currency)
-    occurred_at = occurred_at or clock.now()
-    purchase = Purchase(
-        member_id=member.id, order_id=order_id, source=source, amount=amount,
-        currency=currency, occurred_at=occurred_at, fingerprint=fingerprint, earn_rate=rate,
-        tier_multiplier=tiers.multiplier_at(member, occurred_at),
-        campaign_multiplier=campaigns.multiplier_for(member, occurred_at),
-    )
-    purchase.qualifying_points = earning.qualifying_points(amount, currency, rate)
-    try:
-        with db.session.begin_nested():
-            db.session.add(purchase)
-    except IntegrityError:  # a concurrent request recorded the same order first
+        existing = find_order(source, order_id)
+        if existing is None:
+            raise MemberInactive(member_id=member.id)
+        return _same_order(existing, fingerprint), False
+    purchase = _priced(member, order_id=order_id, amount=amount, currency=currency,
+                       occurred_at=occurred_at or clock.now(), source=source, fingerprint=fingerprint)
+    # One statement both records the order and tells a repeat (or a concurrent twin) apart.
+    columns = {column.key: getattr(purchase, column.key) for column in Purchase.__table__.columns}
+    if not insert_unless_exists(Purchase, columns, ["source", "order_id"]):
         return _same_order(find_order(source, order_id), fingerprint), False
-    _credit(purchase, earning.earned_points(amount, currency, rate, purchase.tier_multiplier,
-                                            purchase.campaign_multiplier), actor)
-    if member.last_purchase_at is None or occurred_at > member.last_purchase_at:
-        member.last_purchase_at = occurred_at
+    make_transient_to_detached(purchase)
+    db.session.add(purchase)
+    _credit(member, purchase, actor)
     tiers.after_purchase(member, purchase)
     return purchase, True
+
+
+def _priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> Purchase:
+    """A new purchase with its points worked out (Rules: Earning), not yet stored."""
+    program = get_program()
+    rate = earn_rate(program, currency)
+    purchase = Purchase(
+        id=new_id("pur"), member_id=member.id, order_id=order_id, source=source, amount=amount,
+        currency=currency, occurred_at=occurred_at, created_at=clock.now(), fingerprint=fingerprint,
+        refunded_amount=0, disputed_amount=0, earn_rate=rate,
+        tier_multiplier=tiers.multiplier_at(member, occurred_at),
+        campaign_multiplier=campaigns.multiplier_for(member, occurred_at),
+        qualifying_points=earning.qualifying_points(amount, currency, rate),
+    )
+    purchase.points_earned = earning.earned_points(amount, currency, rate, purchase.tier_multiplier,
+                                                   purchase.campaign_multiplier)
+    pending_days = program.pending_days
+    purchase.vests_at = occurred_at + timedelta(days=pending_days) if pending_days else None
+    purchase.pending_points = purchase.points_earned if _still_pending(purchase) else 0
+    return purchase
 
 
 def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
@@ -67,19 +78,19 @@ def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
     return existing
 
 
-def _credit(purchase: Purchase, points: int, actor: Actor) -> None:
-    """Earn the points, or hold them pending until the return window (`pending_days`) has passed."""
-    purchase.points_earned = points
-    pending_days = get_program().pending_days
-    if pending_days:
-        purchase.vests_at = purchase.occurred_at + timedelta(days=pending_days)
-    if not points:
+def _credit(member: Member, purchase: Purchase, actor: Actor) -> None:
+    """Earn the points now, or hold them pending until the return window has passed."""
+    latest = {}
+    if member.last_purchase_at is None or purchase.occurred_at > member.last_purchase_at:
+        latest = {"last_purchase_at": purchase.occurred_at}
+    if purchase.pending_points:
+        ledger.move_pending(member.id, purchase.pending_points)
+    elif purchase.points_earned:
+        ledger.post_entry(member.id, "earn", purchase.points_earned, actor, purchase_id=purchase.id,
+                          member_changes=latest)
         return
-    if _still_pending(purchase):
-        purchase.pending_points = points
-        ledger.move_pending(purchase.member_id, points)
-    else:
-        ledger.post_entry(purchase.member_id, "earn", points, actor, purchase_id=purchase.id)
+    for field, value in latest.items():
+        setattr(member, field, value)
 
 
 def _still_pending(purchase: Purchase) -> bool:

@@ -1,9 +1,11 @@
 """The HTTP API: every resource blueprint, registered in one list."""
+from flask import g, request
 from flask_smorest import Api
 
 from loyalty.api import (campaigns, health, me, members, payment_events, program, purchases, redemptions, reports,
                          rewards, staff, tiers, webhooks)
 from loyalty.api.errors import ErrorSchema
+from loyalty.extensions import reading_only
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
               staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, reports.blp]
@@ -27,4 +29,17 @@ def init_api(app) -> LoyaltyApi:
                    "description": "An API key, a staff token or a customer token"})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.before_request(_mark_reads)
+    app.teardown_request(_unmark_reads)
     return api
+
+
+def _mark_reads():
+    if request.method in ("GET", "HEAD"):
+        g.reading_only = reading_only.set(True)
+
+
+def _unmark_reads(error=None):
+    token = g.pop("reading_only", None)
+    if token is not None:
+        reading_only.reset(token)
