@@ -13,7 +13,7 @@ from loyalty.extensions import db
 from loyalty.models import Purchase, Tier, TierChange
 from loyalty.reports import source
 from loyalty.reports.period import Period, median_days, rate
-from loyalty.reports.sql import DAY_US, count_where, epoch_us, purchase_order, qualifying
+from loyalty.reports.sql import DAY_US, epoch_us, purchase_order, qualifying
 from loyalty.tiers import ladder
 
 COLUMNS = ["tier", "buyers", "repurchasers", "repurchase_rate", "median_days_to_repurchase", "immature"]
@@ -27,8 +27,7 @@ def report(period: Period, window_days: int = 90, now: datetime | None = None) -
     tiers = ladder()
     entry_tier_id = tiers[0].id if tiers and tiers[0].min_qualifying_points == 0 else None
     members = _first_purchases_with_tier(period, entry_tier_id).subquery("members")
-    counts = _counts_by_tier(members, window_days, now)
-    gaps = _repurchase_gaps_by_tier(members, window_days, now)
+    counts, gaps = _tally_by_tier(members, window_days, now)
     return _rows(tiers, counts, gaps)
 
 
@@ -93,25 +92,22 @@ def _repurchased(members, window_days: int, now: datetime):
     return and_(_is_mature(members, window_days, now), members.c.next_at.is_not(None), within_window)
 
 
-def _counts_by_tier(members, window_days: int, now: datetime) -> dict:
-    """tier_id -> (buyers, repurchasers, immature)."""
-    mature = _is_mature(members, window_days, now)
-    query = (
-        select(members.c.tier_id, count_where(mature), count_where(_repurchased(members, window_days, now)),
-               count_where(~mature))
-        .group_by(members.c.tier_id)
-    )
-    return {tier_id: tuple(int(n) for n in numbers) for tier_id, *numbers in source.execute(query)}
+def _tally_by_tier(members, window_days: int, now: datetime) -> tuple[dict, dict]:
+    """tier_id -> (buyers, repurchasers, immature), and tier_id -> the repurchasers' gaps.
 
-
-def _repurchase_gaps_by_tier(members, window_days: int, now: datetime) -> dict:
-    """tier_id -> the repurchasers' p1-to-next gaps (one per member: a small set)."""
-    gap = epoch_us(members.c.next_at) - epoch_us(members.c.occurred_at)
+    One pass over one row per member (not per purchase), so the costly subquery runs once.
+    """
+    mature = case((_is_mature(members, window_days, now), 1), else_=0)
+    gap = case((_repurchased(members, window_days, now),
+                epoch_us(members.c.next_at) - epoch_us(members.c.occurred_at)), else_=None)
+    counts: dict = {}
     gaps: dict = {}
-    query = select(members.c.tier_id, gap).where(_repurchased(members, window_days, now))
-    for tier_id, gap_us in source.execute(query):
-        gaps.setdefault(tier_id, []).append(int(gap_us))
-    return gaps
+    for tier_id, is_mature, gap_us in source.execute(select(members.c.tier_id, mature, gap)):
+        buyers, repurchasers, immature = counts.get(tier_id, (0, 0, 0))
+        counts[tier_id] = (buyers + is_mature, repurchasers + (gap_us is not None), immature + 1 - is_mature)
+        if gap_us is not None:
+            gaps.setdefault(tier_id, []).append(int(gap_us))
+    return counts, gaps
 
 
 def _row(label: str, counts: tuple, gaps: list[int]) -> dict:
