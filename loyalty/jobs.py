@@ -1,5 +1,5 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
-from loyalty import birthdays, clock, expiry, idempotency, purchases, redemptions, staff, tiers
+from loyalty import birthdays, clock, expiry, idempotency, members, purchases, redemptions, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Redemption
 from loyalty.program import get_program
@@ -29,7 +29,7 @@ def _drain(query, id_column, work) -> int:
 def _for_members(query, work) -> int:
     """work(member) on each member the query names, its row locked; returns how many."""
     def locked(member_id):
-        work(db.session.get(Member, member_id, with_for_update=True))
+        work(members.get_member(member_id, lock=True))
         return 1
     return _drain(query, Member.id, locked)
 

@@ -55,7 +55,8 @@ def _insert_with_unique_code(fields: dict) -> Member:
 
 def get_member(member_id: str, *, lock: bool = False) -> Member:
     """The member; `lock` holds its row until commit (tier and balance changes to come)."""
-    member = db.session.get(Member, member_id, with_for_update=lock or None)
+    # FOR UPDATE OF members: PostgreSQL refuses to lock the nullable side of the tier join.
+    member = db.session.get(Member, member_id, with_for_update={"of": Member} if lock else None)
     if member is None:
         raise NotFound(f"No member {member_id}.")
     return member

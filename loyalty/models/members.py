@@ -51,7 +51,7 @@ class Member(db.Model):
     # The program's tier_config_version this member was last evaluated under.
     tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
 
-    tier = relationship("Tier")
+    tier = relationship("Tier", lazy="joined")
 
 
 class Purchase(db.Model):
