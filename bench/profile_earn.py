@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Where a request's time goes: SQL statements per request, and a pyinstrument profile.
+
+    .venv/bin/python bench/profile_earn.py                    # PostgreSQL, a throwaway bench_* database
+    .venv/bin/python bench/profile_earn.py --db sqlite --requests 300 --html /tmp/earn.html
+
+In-process (Flask test client, no gunicorn), so the figures are the application's own cost.
+pyinstrument is not a project dependency: install it anywhere and point BENCH_TOOLS_PATH at its
+site-packages (e.g. `python3.11 -m venv /tmp/benchtools && /tmp/benchtools/bin/pip install
+pyinstrument`, then BENCH_TOOLS_PATH=/tmp/benchtools/lib/python3.11/site-packages).
+"""
+import argparse
+import collections
+import json
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, Database, create_api_key, flask_cli, payment_intent_event, server_env, sign  # noqa: E402
+
+TOOLS = os.environ.get("BENCH_TOOLS_PATH", "/tmp/benchtools/lib/python3.11/site-packages")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite"])
+    parser.add_argument("--requests", type=int, default=300, help="requests per endpoint")
+    parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--html", help="write the pyinstrument earn profile as HTML here")
+    args = parser.parse_args()
+
+    with Database(args.db) as db:
+        env = server_env(db)
+        flask_cli(env, "db", "upgrade")
+        key = create_api_key(env, "admin")
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        from sqlalchemy import event
+
+        from loyalty import create_app
+        from loyalty.extensions import db as sa
+
+        app = create_app()
+        client = app.test_client()
+        auth = {"Authorization": f"Bearer {key}"}
+        statements: list[str] = []
+        with app.app_context():
+            engine = sa.engine
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        def call(method, path, body=None, headers=None, expect=(200, 201)):
+            response = client.open(path, method=method, json=body if not isinstance(body, str) else None,
+                                   data=body if isinstance(body, str) else None,
+                                   headers={**auth, **(headers or {})},
+                                   content_type="application/json")
+            if response.status_code not in expect:
+                raise RuntimeError(f"{method} {path}: {response.status_code} {response.get_data(as_text=True)[:300]}")
+            return response.get_json()
+
+        call("PATCH", "/v1/program", {"earn_rates": {"usd": "1"}})
+        reward = call("POST", "/v1/rewards", {"name": "Coffee", "cost_points": 10, "kind": "free_item",
+                                              "value": {"sku": "coffee"}})["id"]
+        members = []
+        for n in range(args.members):
+            member = call("POST", "/v1/members", {"external_id": f"p{n}", "email": f"p{n}@x.example"})
+            call("POST", f"/v1/members/{member['id']}/adjustments", {"points": 10**7, "reason": "funding"})
+            members.append(member["id"])
+        counter = iter(range(10**9))
+
+        def earn():
+            return call("POST", "/v1/purchases", {"member_id": random.choice(members), "order_id": f"o{next(counter)}",
+                                                  "amount": random.randint(100, 100000), "currency": "usd"})
+
+        def read():
+            return call("GET", f"/v1/members/{random.choice(members)}")
+
+        def redeem():
+            return call("POST", f"/v1/members/{random.choice(members)}/redemptions", {"reward_id": reward})
+
+        def webhook():
+            n = next(counter)
+            payload = payment_intent_event(f"evt_p{n}", f"pi_p{n}", random.randint(100, 100000),
+                                           random.choice(members), int(time.time()))
+            return client.post("/webhooks/stripe", data=payload,
+                               headers={"Stripe-Signature": sign(payload), "Content-Type": "application/json"})
+
+        def hello():
+            return client.get("/healthz")
+
+        print(f"# {args.db}: per request, in-process (test client), {args.requests} requests each\n")
+        print("| endpoint | ms/request | SQL statements/request |\n|---|---:|---:|")
+        shapes = {}
+        for name, fn in [("GET /healthz", hello), ("GET /v1/members/{id}", read), ("POST /v1/purchases", earn),
+                         ("POST /v1/members/{id}/redemptions", redeem), ("POST /webhooks/stripe", webhook)]:
+            for _ in range(20):
+                fn()  # warm
+            statements.clear()
+            started = time.perf_counter()
+            for _ in range(args.requests):
+                fn()
+            elapsed = time.perf_counter() - started
+            count = len(statements) / args.requests
+            statements.clear()
+            fn()
+            shapes[name] = list(statements)
+            print(f"| {name} | {elapsed / args.requests * 1000:.2f} | {count:.1f} |")
+
+        for name in ("POST /v1/purchases", "GET /v1/members/{id}", "POST /webhooks/stripe"):
+            print(f"\n## the statements of one {name}\n")
+            for statement in shapes[name]:
+                print("-", re.sub(r"\s+", " ", statement)[:160])
+
+        if os.path.isdir(TOOLS):
+            sys.path.append(TOOLS)
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            print("\n(pyinstrument not found: set BENCH_TOOLS_PATH to see the profile)")
+            return
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(args.requests):
+            earn()
+        profiler.stop()
+        print("\n## pyinstrument: POST /v1/purchases\n")
+        print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False)[:12000])
+        if args.html:
+            Path(args.html).write_text(profiler.output_html())
+
+
+if __name__ == "__main__":
+    main()
