@@ -100,6 +100,19 @@ def create_api_key(env: dict, role: str) -> str:
 
 # -- gunicorn ------------------------------------------------------------------------------------
 
+def in_process_app(db: Database):
+    """A migrated database with an admin key, and the project's app on it: (app, client, headers)."""
+    env = server_env(db)
+    flask_cli(env, "db", "upgrade")
+    key = create_api_key(env, "admin")
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    from loyalty import create_app
+
+    app = create_app()
+    return app, app.test_client(), {"Authorization": f"Bearer {key}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

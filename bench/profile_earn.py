@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Database, create_api_key, flask_cli, payment_intent_event, server_env, sign  # noqa: E402
+from common import Database, in_process_app, payment_intent_event, sign  # noqa: E402
 
 TOOLS = os.environ.get("BENCH_TOOLS_PATH", "/tmp/benchtools/lib/python3.11/site-packages")
 
@@ -34,19 +34,10 @@ def main():
     args = parser.parse_args()
 
     with Database(args.db) as db:
-        env = server_env(db)
-        flask_cli(env, "db", "upgrade")
-        key = create_api_key(env, "admin")
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
+        app, client, auth = in_process_app(db)
         from sqlalchemy import event
 
-        from loyalty import create_app
         from loyalty.extensions import db as sa
-
-        app = create_app()
-        client = app.test_client()
-        auth = {"Authorization": f"Bearer {key}"}
         statements: list[str] = []
         with app.app_context():
             engine = sa.engine

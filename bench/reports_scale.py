@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Database, create_api_key, flask_cli, log, machine, server_env  # noqa: E402
+from common import Database, in_process_app, log, machine  # noqa: E402
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 HISTORY_DAYS = 730
@@ -164,16 +164,7 @@ def main():
     args = parser.parse_args()
 
     with Database(args.db) as db:
-        env = server_env(db)
-        flask_cli(env, "db", "upgrade")
-        key = create_api_key(env, "admin")
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        from loyalty import create_app
-
-        app = create_app()
-        client = app.test_client()
-        auth = {"Authorization": f"Bearer {key}"}
+        app, client, auth = in_process_app(db)
 
         def call(method, path, body=None):
             response = client.open(path, method=method, json=body, headers=auth)
