@@ -4,10 +4,8 @@ Every fact is kept with the `created` of the event that stated it, and only a ne
 replaces it, so merging the same event twice, or an old one late, changes nothing.
 """
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from loyalty.extensions import db
+from loyalty.extensions import db, insert_unless_exists
 from loyalty.models import StripeCharge, StripePayment
 from loyalty.payments.shapes import ChargeRef
 
@@ -17,21 +15,13 @@ HOLDING_DISPUTE_STATUSES = frozenset({"needs_response", "under_review", "lost"})
 FINAL_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
 
 
-def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
-
-
 def lock(payment_key: str) -> StripePayment:
     """The payment's row, created when new and locked until commit.
 
     Events of one payment then apply one at a time, however many workers receive them.
     """
-    db.session.execute(
-        _insert(StripePayment)
-        .values(payment_key=payment_key, amount_refunded=0, failed_refunds={}, disputes={})
-        .on_conflict_do_nothing(index_elements=["payment_key"])
-    )
+    insert_unless_exists(StripePayment, {"payment_key": payment_key, "amount_refunded": 0,
+                                         "failed_refunds": {}, "disputes": {}}, ["payment_key"])
     return db.session.execute(
         select(StripePayment).where(StripePayment.payment_key == payment_key)
         .with_for_update().execution_options(populate_existing=True)
@@ -42,10 +32,8 @@ def remember_charges(payment_key: str, charge_ids) -> None:
     """Note which payment each charge belongs to (for refunds and disputes naming only a charge)."""
     for charge_id in charge_ids:
         if charge_id != payment_key:
-            db.session.execute(
-                _insert(StripeCharge).values(charge_id=charge_id, payment_key=payment_key)
-                .on_conflict_do_nothing(index_elements=["charge_id"])
-            )
+            insert_unless_exists(StripeCharge, {"charge_id": charge_id, "payment_key": payment_key},
+                                 ["charge_id"])
 
 
 def payment_key_of(ref: ChargeRef) -> str | None:
