@@ -8,7 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,3 +80,21 @@ def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool
     statement = (insert(table).values(**values).on_conflict_do_nothing(index_elements=unique_columns)
                  .returning(table.c[unique_columns[0]]))
     return db.session.execute(statement).first() is not None
+
+
+def once_per_transaction(key: str, load):
+    """load() once per database transaction: settings read several times in one request."""
+    cache = db.session.info.setdefault("per_transaction", {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def forget(key: str) -> None:
+    db.session.info.get("per_transaction", {}).pop(key, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_per_transaction(session, transaction):
+    if transaction.parent is None:
+        session.info.pop("per_transaction", None)

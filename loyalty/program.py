@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 
 from loyalty.errors import CurrencyNotEnabled, ValidationFailed
-from loyalty.extensions import db
+from loyalty.extensions import db, once_per_transaction
 from loyalty.models import Program
 
 
@@ -12,7 +12,11 @@ TIER_RULES = {"tier_window_days", "tier_retention_days"}
 
 
 def get_program() -> Program:
-    """The settings row; a fresh database gets the defaults."""
+    """The settings row (read once per transaction); a fresh database gets the defaults."""
+    return once_per_transaction("program", _load_program)
+
+
+def _load_program() -> Program:
     program = db.session.get(Program, 1)
     if program is None:
         try:

@@ -1,7 +1,7 @@
 """The rewards catalogue, and whether a member may redeem a reward (and if not, why)."""
 from sqlalchemy import func, select
 
-from loyalty import errors, tier_settings
+from loyalty import errors, tier_settings, tiers
 from loyalty.extensions import db
 from loyalty.models import Member, Redemption, Reward
 
@@ -81,7 +81,8 @@ def refusal(member: Member, reward: Reward) -> str | None:
 
 
 def _rank(member: Member) -> int:
-    return -1 if member.tier is None else member.tier.min_qualifying_points
+    tier = tiers.current(member)
+    return -1 if tier is None else tier.min_qualifying_points
 
 
 def refuse_if_ineligible(member: Member, reward: Reward) -> None:

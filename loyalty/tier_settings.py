@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loyalty import clock
 from loyalty.errors import NotFound, ThresholdTaken, TierExists
-from loyalty.extensions import db
+from loyalty.extensions import db, forget
 from loyalty.models import Tier
 from loyalty.program import get_program
 
@@ -38,6 +38,7 @@ def _check_unique(tier: Tier) -> None:
 
 
 def _save(tier: Tier) -> Tier:
+    forget("ladder")
     _check_unique(tier)
     try:
         with db.session.begin_nested():
@@ -69,6 +70,7 @@ def delete_tier(tier_id: str) -> Tier:
     """Retire a tier; its rows stay so history can still name it, its members move on run-jobs."""
     tier = get_tier(tier_id)
     tier.deleted_at = clock.now()
+    forget("ladder")
     get_program().tier_config_version += 1
     db.session.flush()
     return tier

@@ -17,17 +17,17 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 
 from loyalty import clock
-from loyalty.extensions import db
+from loyalty.extensions import db, once_per_transaction
 from loyalty.models import Member, Purchase, Tier, TierChange
 from loyalty.program import get_program
 
 
 
 def ladder() -> list[Tier]:
-    """The live tiers, lowest threshold first."""
-    return list(db.session.execute(
+    """The live tiers, lowest threshold first (read once per transaction)."""
+    return once_per_transaction("ladder", lambda: list(db.session.execute(
         select(Tier).where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points)
-    ).scalars())
+    ).scalars()))
 
 
 def _entry(tiers: list[Tier]) -> Tier | None:
@@ -54,9 +54,16 @@ def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> 
     ).scalar_one()
 
 
+def current(member: Member) -> Tier | None:
+    """The tier the member holds now: the entry tier until their first change."""
+    return _entry(ladder()) if member.tier_reached_at is None else member.tier
+
+
 def tier_at(member: Member, moment: datetime) -> Tier | None:
     """The tier the member held at `moment`, read from the history."""
-    if member.tier_reached_at is None or moment >= member.tier_reached_at:
+    if member.tier_reached_at is None:
+        return current(member)
+    if moment >= member.tier_reached_at:
         return member.tier
     change = db.session.execute(
         select(TierChange)
@@ -115,7 +122,7 @@ def _drop_moment(member: Member, moment: datetime, threshold: int, window_days: 
 
 def _schedule(member: Member, moment: datetime, tiers: list[Tier], program) -> None:
     """Set tier_review_at: the next moment after `moment` the member's tier may be lost."""
-    held = member.tier
+    held = current(member)
     if member.tier_override_until is not None:
         member.tier_review_at = member.tier_override_until
     elif held is not None and held.deleted_at is not None:
@@ -130,7 +137,7 @@ def _schedule(member: Member, moment: datetime, tiers: list[Tier], program) -> N
 
 def _evaluate(member: Member, now: datetime, reason: str, tiers: list[Tier], program) -> None:
     """Evaluate the member as of now: move to the tier the window earns, unless retention holds it."""
-    held = member.tier
+    held = current(member)
     if member.tier_override_until is not None:
         if now >= member.tier_override_until:  # the manual tier is over: normal rules resume
             member.tier_override_until = None
@@ -207,7 +214,7 @@ def progress(member: Member) -> dict:
     tiers = ladder()
     program = get_program()
     points = qualifying_points_at(member.id, clock.now(), program.tier_window_days)
-    above = [tier for tier in tiers if _rank(tier) > _rank(member.tier)]
+    above = [tier for tier in tiers if _rank(tier) > _rank(current(member))]
     next_tier = above[0] if above else None
     return {
         "qualifying_points": points,

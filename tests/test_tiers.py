@@ -272,3 +272,15 @@ def test_import_of_past_purchases_places_upgrades_at_their_crossing_purchases(cl
     rows = client.get(f"/v1/members/{member['id']}/tier-history", headers=admin).get_json()["data"]
     assert [(r["tier"], r["effective_at"], r["reason"]) for r in rows[1:]] == [
         ("silver", stamp(day(40)), "purchase"), ("gold", stamp(day(200)), "purchase")]
+
+
+def test_members_enrolled_before_the_ladder_hold_the_entry_tier(client, admin, enroll, program):
+    """Does every member hold the entry tier at once, even one enrolled before tiers existed?"""
+    early = enroll(external_id="early")
+    assert early["tier"] is None
+    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
+                                                   "multiplier": "1.5"})
+    assert client.get(f"/v1/members/{early['id']}", headers=admin).get_json()["tier"] == {"key": "base", "name": "Base"}
+    purchase = client.post("/v1/purchases", headers=admin, json={
+        "member_id": early["id"], "order_id": "e-1", "amount": 1000, "currency": "usd"}).get_json()
+    assert purchase["points_earned"] == 15
