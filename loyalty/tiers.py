@@ -22,7 +22,6 @@ from loyalty.models import Member, Purchase, Tier, TierChange
 from loyalty.program import get_program
 
 
-
 def ladder() -> list[Tier]:
     """The live tiers, lowest threshold first (read once per transaction)."""
     return once_per_transaction("ladder", lambda: list(db.session.execute(
