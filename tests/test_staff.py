@@ -1,4 +1,6 @@
 """Staff accounts and sessions against API.md (Staff), with the login lock."""
+import os
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -123,3 +125,38 @@ def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(client, cash
             log_in(client, password="nope nope nope")
     with clock.frozen(T + timedelta(minutes=17)):
         assert log_in(client).status_code == 201
+
+
+def _limited_app(storage_uri):
+    from loyalty import create_app
+
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(False),
+                       "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": storage_uri,
+                       "LOGIN_RATE_LIMIT": "3/minute"})
+
+
+def _redis_up() -> bool:
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("storage", [
+    "memory://",
+    pytest.param("redis://127.0.0.1:6379", marks=pytest.mark.skipif(not _redis_up(), reason="no Redis here")),
+])
+def test_login_requests_are_rate_limited_per_address(storage):
+    """Does Flask-Limiter cap login attempts per client address, answering the JSON 429?"""
+    app = _limited_app(storage)
+    client = app.test_client()
+    address = {"REMOTE_ADDR": f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"}
+    answers = [client.post("/v1/staff/sessions", json={"email": "x@shop.test", "password": "whatever"},
+                           environ_base=address).status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]
+    response = client.post("/v1/staff/sessions", json={"email": "x@shop.test", "password": "whatever"},
+                           environ_base=address)
+    assert response.get_json()["error"]["code"] == "rate_limited"
+    assert "Retry-After" in response.headers
