@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
 from tests.live import LiveServer, fresh_database
+from tests.stripe_events import event, payment_intent, signed, unique
 
 
 def _children(pid: int) -> list[int]:
@@ -171,6 +172,12 @@ def test_database_outage_gives_fast_json_503_and_recovers():
                 assert response.json()["error"]["code"] == "service_unavailable"
                 assert time.monotonic() - started < 10
             assert requests.get(server.url + "/healthz", timeout=30).status_code == 503
+            # A Stripe webhook meanwhile must not be acknowledged, so that Stripe delivers it again.
+            paying = event("payment_intent.succeeded", payment_intent(
+                unique("pi"), 1000, metadata={"loyalty_member_id": members[1]["id"]}))
+            payload, headers = signed(paying)
+            webhook = requests.post(server.url + "/webhooks/stripe", data=payload, headers=headers, timeout=30)
+            assert webhook.status_code == 503, webhook.text
             proxy.start()
             # Each worker may answer one more 503 on a connection the outage broke (there is no
             # pre-ping); then it replaces its pool and carries on.
@@ -180,6 +187,8 @@ def test_database_outage_gives_fast_json_503_and_recovers():
                 attempt += 1
                 time.sleep(0.2)
             assert all(earn(n).status_code == 201 for n in range(200, 206))
+            redelivered = requests.post(server.url + "/webhooks/stripe", data=payload, headers=headers, timeout=30)
+            assert redelivered.status_code == 200 and redelivered.json()["status"] == "processed"
             assert requests.get(server.url + "/healthz", timeout=30).status_code == 200
             verify = server.flask("loyalty", "verify-ledger")
             assert verify.returncode == 0, verify.stdout
