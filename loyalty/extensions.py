@@ -5,7 +5,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -80,6 +80,16 @@ def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool
     statement = (insert(table).values(**values).on_conflict_do_nothing(index_elements=unique_columns)
                  .returning(table.c[unique_columns[0]]))
     return db.session.execute(statement).first() is not None
+
+
+def serialize_on(name: str) -> None:
+    """Hold a lock named `name` until the transaction ends, so work on one name runs one at a time.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: every writing transaction already
+    holds the database's single write lock (BEGIN IMMEDIATE).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def once_per_transaction(key: str, load):

@@ -75,11 +75,9 @@ def pay_birthday_bonuses(now):
 
 
 def reevaluate_tier_config(now):
-    program = get_program()
-    version = program.tier_config_version
-    ladder = tiers.ladder()
+    version = get_program().tier_config_version  # members are stamped with this, not a later one
     count = _for_members(tiers.members_behind_config_query(version),
-                        lambda member: tiers.reevaluate_for_config(member, now, ladder, program))
+                        lambda member: tiers.reevaluate_for_config(member, now, version))
     return f"{count} members re-evaluated after tier changes"
 
 

@@ -9,6 +9,7 @@ succeed while the balance covers them; reversals and expiry may take a balance b
 reach the ledger when they vest. Nothing here commits: the caller's edge does.
 """
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.util import identity_key
 
 from loyalty.actors import Actor
@@ -17,6 +18,18 @@ from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
 
 
+
+
+def lock_member(member_id: str) -> Member | None:
+    """The member's row, locked until commit and read fresh (None if there is no such member).
+
+    Locked without the tier join: PostgreSQL would hand back the joined tier columns from before
+    the wait. populate_existing, so an object read earlier in the request is brought up to date.
+    """
+    return db.session.execute(
+        select(Member).where(Member.id == member_id).with_for_update()
+        .options(lazyload(Member.tier)).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,

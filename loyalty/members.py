@@ -55,8 +55,7 @@ def _insert_with_unique_code(fields: dict) -> Member:
 
 def get_member(member_id: str, *, lock: bool = False) -> Member:
     """The member; `lock` holds its row until commit (tier and balance changes to come)."""
-    # FOR UPDATE OF members: PostgreSQL refuses to lock the nullable side of the tier join.
-    member = db.session.get(Member, member_id, with_for_update={"of": Member} if lock else None)
+    member = ledger.lock_member(member_id) if lock else db.session.get(Member, member_id)
     if member is None:
         raise NotFound(f"No member {member_id}.")
     return member
@@ -132,7 +131,10 @@ def set_tier(member_id: str, tier_key: str | None, until, reason: str, actor: Ac
     member = get_member(member_id)
     if until <= clock.now():
         raise ValidationFailed("until must be in the future.", fields={"until": ["Must be in the future."]})
-    tier = tier_settings.find_by_key(tier_key) if tier_key is not None else None
+    try:
+        tier = tier_settings.find_by_key(tier_key) if tier_key is not None else None
+    except NotFound:
+        raise ValidationFailed("Unknown tier.", fields={"tier": [f"No tier {tier_key}."]}) from None
     tiers.set_manually(member, tier, until, note=f"{reason} (by {actor.type} {actor.id})")
     db.session.flush()
     return member

@@ -1,6 +1,7 @@
 """Program settings: one row, created with defaults the first time it is read."""
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from loyalty.errors import CurrencyNotEnabled, ValidationFailed
@@ -28,11 +29,22 @@ def _load_program() -> Program:
     return program
 
 
+def bump_tier_config() -> None:
+    """Mark every member for re-evaluation by run-jobs (one atomic increment: none is lost)."""
+    program = get_program()
+    db.session.execute(
+        update(Program).where(Program.id == 1)
+        .values(tier_config_version=Program.tier_config_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(program, ["tier_config_version"])
+
+
 def update_program(changes: dict) -> Program:
     """Apply a validated PATCH; the result must still make sense as a whole."""
     program = get_program()
     if any(getattr(program, field) != changes[field] for field in TIER_RULES & changes.keys()):
-        program.tier_config_version += 1  # run-jobs re-evaluates every member
+        bump_tier_config()  # run-jobs re-evaluates every member
     for field, value in changes.items():
         setattr(program, field, value)
     if program.expiry_policy != "none" and not program.expiry_days:

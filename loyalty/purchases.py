@@ -165,8 +165,7 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
         ledger.post_entry(purchase.member_id, "reversal", delta, actor, purchase_id=purchase.id,
                           note=f"{reason}: net amount now {net}")
     db.session.flush()
-    member = db.session.get(Member, purchase.member_id)
-    tiers.after_refund(member, purchase)
+    tiers.after_refund(ledger.lock_member(purchase.member_id), purchase)
 
 
 def _settle_pending(purchase: Purchase, delta: int) -> int:

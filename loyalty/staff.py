@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from loyalty import auth, clock
 from loyalty.errors import InvalidCredentials, NotFound, RateLimited, StaffExists
-from loyalty.extensions import db
+from loyalty.extensions import db, serialize_on
 from loyalty.models import AuthToken, LoginFailure, Staff
 
 LOCK_AFTER = 5
@@ -44,13 +44,14 @@ def create_staff(email: str, name: str, role: str, password: str) -> Staff:
 
 
 def update_staff(staff_id: str, changes: dict) -> Staff:
-    """Change role, name or active; deactivating ends every session at once."""
+    """Change role, name, password or active; a new password or deactivation ends every session."""
     staff = get_staff(staff_id)
-    if "password" in changes:
+    new_password = "password" in changes
+    if new_password:
         staff.password_hash = generate_password_hash(changes.pop("password"))
     for field, value in changes.items():
         setattr(staff, field, value)
-    if changes.get("active") is False:
+    if new_password or changes.get("active") is False:
         db.session.execute(
             update(AuthToken).where(AuthToken.staff_id == staff.id, AuthToken.revoked_at.is_(None))
             .values(revoked_at=clock.now())
@@ -77,6 +78,7 @@ def locked_until(email: str, now: datetime) -> datetime | None:
 def log_in(email: str, password: str, lifetime: timedelta) -> tuple[AuthToken, str]:
     """A staff session token; InvalidCredentials (the failure recorded) or RateLimited."""
     email = _normalise_email(email)
+    serialize_on(f"login:{email}")  # parallel guesses are counted one after another
     now = clock.now()
     until = locked_until(email, now)
     if until is not None:

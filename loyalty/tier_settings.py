@@ -7,7 +7,7 @@ from loyalty import clock
 from loyalty.errors import NotFound, ThresholdTaken, TierExists
 from loyalty.extensions import db, forget
 from loyalty.models import Tier
-from loyalty.program import get_program
+from loyalty.program import bump_tier_config
 
 MOVES_MEMBERS = {"min_qualifying_points"}
 
@@ -51,7 +51,7 @@ def _save(tier: Tier) -> Tier:
 
 def create_tier(fields: dict) -> Tier:
     tier = _save(Tier(**fields))
-    get_program().tier_config_version += 1
+    bump_tier_config()
     return tier
 
 
@@ -62,7 +62,7 @@ def update_tier(tier_id: str, changes: dict) -> Tier:
         setattr(tier, field, value)
     _save(tier)
     if moved:
-        get_program().tier_config_version += 1
+        bump_tier_config()
     return tier
 
 
@@ -71,6 +71,6 @@ def delete_tier(tier_id: str) -> Tier:
     tier = get_tier(tier_id)
     tier.deleted_at = clock.now()
     forget("ladder")
-    get_program().tier_config_version += 1
+    bump_tier_config()
     db.session.flush()
     return tier

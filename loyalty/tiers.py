@@ -192,10 +192,11 @@ def after_refund(member: Member, purchase: Purchase) -> None:
     evaluate(member, "refund")
 
 
-def reevaluate_for_config(member: Member, now: datetime, tiers: list[Tier], program) -> None:
-    """Re-evaluate after tiers or their window changed (run-jobs, in batches)."""
-    _evaluate(member, now, "tier_config_changed", tiers, program)
-    member.tier_config_version = program.tier_config_version
+def reevaluate_for_config(member: Member, now: datetime, version: int) -> None:
+    """Re-evaluate after tiers or their window changed (run-jobs, in batches): the ladder and
+    settings are read in this batch's transaction; the member is stamped with `version`."""
+    _evaluate(member, now, "tier_config_changed", ladder(), get_program())
+    member.tier_config_version = version
 
 
 def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) -> None:

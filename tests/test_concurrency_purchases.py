@@ -70,3 +70,30 @@ def test_simultaneous_refunds_never_exceed_the_purchase(server):
     balance = requests.get(server.url + f"/v1/members/{member['id']}", headers=admin).json()["points"]["balance"]
     assert balance == 0
     assert server.flask("loyalty", "verify-ledger").returncode == 0
+
+
+def test_purchases_racing_across_a_threshold_see_the_upgrade(server):
+    """Two purchases at once, one crossing Gold: the one applied second earns at Gold, and the
+    history has one upgrade (the member row is read fresh once its lock is granted)."""
+    admin = server.api_key("admin")
+    post = lambda path, body: requests.post(server.url + path, json=body, headers=admin)
+    # The module's last test: the tier would change what the others earn.
+    assert post("/v1/tiers", {"key": "race-gold", "name": "Gold", "min_qualifying_points": 100,
+                              "multiplier": "2"}).status_code == 201
+    for pair in range(6):
+        member = post("/v1/members", {"external_id": f"threshold-{pair}"}).json()
+        crossing, after = _at_once([
+            lambda: post("/v1/purchases", {"member_id": member["id"], "order_id": f"cross-{pair}",
+                                           "amount": 20000, "currency": "usd",
+                                           "occurred_at": "2026-11-01T10:00:00Z"}),
+            lambda: post("/v1/purchases", {"member_id": member["id"], "order_id": f"after-{pair}",
+                                           "amount": 5000, "currency": "usd",
+                                           "occurred_at": "2026-11-02T10:00:00Z"}),
+        ])
+        assert (crossing.status_code, after.status_code) == (201, 201)
+        entries = requests.get(server.url + f"/v1/members/{member['id']}/transactions", headers=admin).json()["data"]
+        order = [entry["purchase_id"] for entry in reversed(entries) if entry["type"] == "earn"]
+        after_second = order == [crossing.json()["id"], after.json()["id"]]
+        assert after.json()["points_earned"] == (100 if after_second else 50)
+        history = requests.get(server.url + f"/v1/members/{member['id']}/tier-history", headers=admin).json()
+        assert [row["tier"] for row in history["data"] if row["reason"] == "purchase"] == ["race-gold"]

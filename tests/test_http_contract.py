@@ -387,3 +387,32 @@ def test_cursor_with_a_huge_number_is_a_validation_error(client, admin, enroll):
     cursor = base64.urlsafe_b64encode(b"[1000000000000000000000000000]").decode().rstrip("=")
     response = client.get(f"/v1/members/{member['id']}/transactions?cursor={cursor}", headers=admin)
     assert response.status_code == 422
+
+
+def test_nul_characters_are_refused_not_crashed_on(client, admin, program, enroll):
+    """A NUL character (which PostgreSQL cannot store) in a credential, a body or a query: 401/422."""
+    assert client.get("/v1/program", headers={"Authorization": "Bearer lk_ab\x00cd_x"}).status_code == 401
+    response = client.post("/v1/members", headers=admin, json={"external_id": "nul\x00here"})
+    assert response.status_code in (201, 422)  # SQLite stores it; PostgreSQL cannot
+    assert client.get("/v1/members?email=a%00b", headers=admin).status_code in (200, 422)
+    login = client.post("/v1/staff/sessions", json={"email": "a\x00@shop.test", "password": "x"})
+    assert login.status_code in (401, 422)
+
+
+def test_overlong_idempotency_key_is_a_validation_error(client, admin, program, enroll):
+    member = enroll()
+    response = client.post("/v1/purchases", headers={**admin, "Idempotency-Key": "k" * 300}, json={
+        "member_id": member["id"], "order_id": "long-key", "amount": 100, "currency": "usd"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"])
+def test_timestamps_outside_1970_to_2200_are_refused(client, admin, program, enroll, stamp):
+    member = enroll()
+    response = client.post("/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": "old", "amount": 100, "currency": "usd", "occurred_at": stamp})
+    assert response.status_code == 422
+
+
+def test_earn_rate_is_bounded(client, admin):
+    assert client.patch("/v1/program", headers=admin, json={"earn_rates": {"jpy": "1e20"}}).status_code == 422

@@ -160,3 +160,27 @@ def test_login_requests_are_rate_limited_per_address(storage):
                            environ_base=address)
     assert response.get_json()["error"]["code"] == "rate_limited"
     assert "Retry-After" in response.headers
+
+
+def test_parallel_wrong_passwords_are_counted_one_after_another(live_server):
+    """40 wrong logins for one email at once, across workers: exactly 5 are judged, 35 locked out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    server = live_server(workers=4)
+    admin = server.api_key("admin")
+    requests.post(server.url + "/v1/staff", headers=admin, json={
+        "email": "target@shop.test", "name": "T", "role": "cashier", "password": PASSWORD}).raise_for_status()
+    attempt = lambda _: requests.post(server.url + "/v1/staff/sessions", timeout=60,
+                                      json={"email": "target@shop.test", "password": "guess guess"}).status_code
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(attempt, range(40)))
+    assert sorted(answers) == [401] * 5 + [429] * 35
+
+
+def test_a_new_password_ends_sessions(client, admin, cashier):
+    headers = bearer(log_in(client))
+    client.patch(f"/v1/staff/{cashier['id']}", headers=admin, json={"password": "another horse battery"})
+    assert client.get("/v1/tiers", headers=headers).status_code == 401
+    assert log_in(client, password="another horse battery").status_code == 201

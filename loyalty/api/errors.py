@@ -3,7 +3,7 @@ import logging
 
 import marshmallow as ma
 from flask import current_app, jsonify
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from loyalty.errors import LoyaltyError
@@ -81,6 +81,8 @@ def _flatten_locations(messages: dict) -> dict:
 
 
 def handle_database_unavailable(error: DBAPIError):
+    if isinstance(error, DataError):  # a NUL character, a number too large for its column...
+        return error_response(422, "validation_error", "A value in the request cannot be stored.")
     if not _connection_lost(error):
         return handle_unexpected(error)
     log.warning("database unavailable: %s", error.__class__.__name__)
@@ -93,7 +95,8 @@ def _connection_lost(error: DBAPIError) -> bool:
         return True
     text = str(error.orig).lower()
     return isinstance(error, OperationalError) and any(
-        hint in text for hint in ("connection", "could not", "server closed", "locked", "timeout")
+        # A deadlock or a busy database: the same request will very likely succeed again.
+        hint in text for hint in ("connection", "could not", "server closed", "locked", "timeout", "deadlock")
     )
 
 

@@ -1,5 +1,5 @@
 """Marshmallow fields for the contract's formats: offset timestamps, decimal strings, currencies."""
-from datetime import timezone
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 import marshmallow as ma
@@ -7,11 +7,15 @@ import marshmallow as ma
 from loyalty.currency import is_code
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
 class Timestamp(ma.fields.DateTime):
     """RFC 3339 with an offset on input (a naive timestamp is a 422); UTC `Z` on output."""
 
     default_error_messages = {"naive": "Timestamp must include a UTC offset, e.g. 2026-03-01T10:00:00Z.",
-                              "range": "Timestamp is out of range."}
+                              "range": "Timestamp must be between 1970 and 2200."}
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
@@ -21,9 +25,12 @@ class Timestamp(ma.fields.DateTime):
         if result.tzinfo is None:
             raise self.make_error("naive")
         try:
-            return result.astimezone(timezone.utc)
+            result = result.astimezone(timezone.utc)
         except (OverflowError, ValueError):  # e.g. year 9999 with a negative offset
             raise self.make_error("range") from None
+        if not EARLIEST <= result < LATEST:  # room for date arithmetic on either side
+            raise self.make_error("range")
+        return result
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

@@ -23,7 +23,7 @@ class MoneySchema(ma.Schema):
 class ProgramSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.Length(1, 200))
     earn_rates = ma.fields.Dict(keys=Currency(), values=DecimalString(
-        validate=ma.validate.Range(min=0, min_inclusive=False)))
+        validate=ma.validate.Range(min=0, max=10**6, min_inclusive=False)))
     tier_window_days = StrictInteger(validate=ma.validate.Range(min=1, max=36500))
     tier_retention_days = StrictInteger(validate=DAYS)
     pending_days = StrictInteger(validate=DAYS)

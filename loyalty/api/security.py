@@ -19,7 +19,7 @@ def current_actor() -> Actor:
 
 def _bearer() -> str:
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not credential.strip():
+    if scheme.lower() != "bearer" or not credential.strip() or "\x00" in credential:
         raise Unauthenticated()
     return credential.strip()
 

@@ -5,8 +5,12 @@ from flask import Response, request
 from sqlalchemy.exc import IntegrityError
 
 from loyalty import idempotency
+from loyalty.errors import ValidationFailed
 from loyalty.api.security import current_actor
 from loyalty.extensions import db
+
+
+MAX_KEY_LENGTH = 255
 
 
 def commits(view):
@@ -19,6 +23,8 @@ def commits(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+            raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
         try:
             if not key:
                 response = view(*args, **kwargs)

@@ -219,7 +219,8 @@ def _follow(held: StripePayment, *, reason: str) -> Outcome:
     if held.purchase_id is None:
         return Outcome("parked", {"waiting_for": "payment", "payment_key": held.payment_key},
                        payment_key=held.payment_key)
-    purchase = db.session.get(Purchase, held.purchase_id)
+    # Locked and fresh: an API refund or a vesting may have changed it since it was read.
+    purchase = db.session.get(Purchase, held.purchase_id, with_for_update=True, populate_existing=True)
     moved = purchases.set_returned_amounts(
         purchase, refunded_amount=state.refunded_amount(held), disputed_amount=state.disputed_amount(held),
         actor=SYSTEM, reason=reason)
