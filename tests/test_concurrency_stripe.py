@@ -50,3 +50,31 @@ def test_same_event_ten_times_at_once_applies_once(server):
     assert len(listed) == 4 and {e["status"] for e in listed} == {"processed"}
     verify = server.flask("loyalty", "verify-ledger")
     assert verify.returncode == 0, verify.stdout
+
+
+def test_api_refund_racing_a_stripe_refund_reverses_once(server):
+    """A full refund through the API and Stripe's charge.refunded for the same money, at once:
+    the purchase ends fully refunded with its points reversed once (never twice)."""
+    admin = server.api_key("admin")
+    requests.patch(server.url + "/v1/program", json={"earn_rates": {"usd": "1"}}, headers=admin).raise_for_status()
+    for attempt in range(4):
+        member = requests.post(server.url + "/v1/members", json={"external_id": f"both-{attempt}"},
+                               headers=admin).json()
+        pi, ch = unique("pi"), unique("ch")
+        paid = event("payment_intent.succeeded", payment_intent(
+            pi, 10000, latest_charge=ch, metadata={"loyalty_member_id": member["id"]}))
+        assert post_all(server, [signed(paid)])[0].status_code == 200
+        purchase = requests.get(server.url + f"/v1/members/{member['id']}/purchases", headers=admin).json()["data"][0]
+        refunded = signed(event("charge.refunded", charge(ch, 10000, payment_intent=pi, amount_refunded=10000),
+                                created=T0 + 10))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            api = pool.submit(requests.post, server.url + f"/v1/purchases/{purchase['id']}/refunds",
+                              json={"amount": 10000}, headers=admin, timeout=60)
+            hook = pool.submit(requests.post, server.url + "/webhooks/stripe", data=refunded[0],
+                               headers=refunded[1], timeout=60)
+            assert hook.result().status_code == 200
+            assert api.result().status_code in (201, 422)
+        balance = requests.get(server.url + f"/v1/members/{member['id']}", headers=admin).json()["points"]["balance"]
+        assert balance == 0
+    verify = server.flask("loyalty", "verify-ledger")
+    assert verify.returncode == 0, verify.stdout
