@@ -59,7 +59,10 @@ def main() -> int:
            "STRIPE_WEBHOOK_SECRET": "whsec_fuzz"}
     flask(env, "db", "upgrade")
     flask(env, "loyalty", "demo", "--members", "40")
-    server = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{PORT}", "wsgi:app"],
+    # No request-line limit: the fuzzer writes URLs longer than gunicorn's 4 KiB, which gunicorn
+    # would refuse with its own HTML page before the app (and its JSON errors) sees them.
+    server = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{PORT}",
+                               "--limit-request-line", "0", "wsgi:app"],
                               cwd=ROOT, env=env, stderr=open(f"{workdir}/gunicorn.log", "w"))
     try:
         for _ in range(100):
