@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-FIXTURES = ROOT.parent / "shared" / "stripe-fixtures"
+FIXTURES = ROOT / "tests" / "fixtures" / "stripe"
 WEBHOOK_SECRET = "whsec_bench_" + "s3cret"
 
 

@@ -1,4 +1,5 @@
-"""Real Stripe-written payloads (../shared/stripe-fixtures) with our own ids, amounts and metadata."""
+"""Real Stripe-written payloads (tests/fixtures/stripe, provenance in its SOURCES.md) with our own
+ids, amounts and metadata."""
 import copy
 import itertools
 import json
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import stripe
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "stripe-fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe"
 SECRET = "whsec_test_secret"
 T0 = 1_780_000_000  # a fixed Stripe `created`, so event order is ours to choose
 _counter = itertools.count(1)
