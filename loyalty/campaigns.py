@@ -96,8 +96,8 @@ def _members_in_scope(campaign: Campaign) -> list[str]:
         .order_by(TierChange.effective_at.desc(), TierChange.id.desc()).limit(1)
         .correlate(Member).scalar_subquery()
     )
-    entry = tiers.ladder()
-    entry_id = entry[0].id if entry and entry[0].min_qualifying_points == 0 else None
+    entry = tiers.entry_tier()
+    entry_id = entry.id if entry else None
     tier_ids = select(Tier.id).where(Tier.key.in_(campaign.tier_keys))
     held = func.coalesce(latest, entry_id) if entry_id else latest
     return list(db.session.execute(query.where(held.in_(tier_ids))).scalars())

@@ -33,6 +33,11 @@ def _entry(tiers: list[Tier]) -> Tier | None:
     return tiers[0] if tiers and tiers[0].min_qualifying_points == 0 else None
 
 
+def entry_tier() -> Tier | None:
+    """The tier every member holds from the beginning of time (threshold 0), if there is one."""
+    return _entry(ladder())
+
+
 def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.min_qualifying_points
 

@@ -25,7 +25,7 @@ def page_schema(item_schema) -> type[ma.Schema]:
     })
 
 
-def _encode(values) -> str:
+def encode_cursor(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
@@ -38,7 +38,7 @@ def _fits(value, python_type) -> bool:
     return value in BIGINT if isinstance(value, int) else True
 
 
-def _decode(cursor: str, types: list[type]) -> list:
+def decode_cursor(cursor: str, types: list[type]) -> list:
     """The key values a cursor holds; each must have its column's type (a cursor from another list fails)."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -54,7 +54,7 @@ def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, asc
              key_of=None) -> dict:
     """One page of `query`, keyset-ordered on `key_columns` (unique together)."""
     if cursor:
-        values = _decode(cursor, [column.type.python_type for column in key_columns])
+        values = decode_cursor(cursor, [column.type.python_type for column in key_columns])
         position = tuple_(*key_columns)
         query = query.where(position > tuple_(*values) if ascending else position < tuple_(*values))
     order = [column.asc() if ascending else column.desc() for column in key_columns]
@@ -63,5 +63,5 @@ def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, asc
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode(key_of(last) if key_of else [getattr(last, c.key) for c in key_columns])
+        next_cursor = encode_cursor(key_of(last) if key_of else [getattr(last, c.key) for c in key_columns])
     return {"data": rows, "next_cursor": next_cursor}

@@ -6,8 +6,9 @@ from flask_smorest import Blueprint
 
 from loyalty import errors
 from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.pagination import decode_cursor, encode_cursor
 from loyalty.api.security import requires
-from loyalty.reports import at_risk, cohorts, cursor, points, repurchase
+from loyalty.reports import at_risk, cohorts, points, repurchase
 from loyalty.reports.period import Period
 from loyalty.reports.formatting import json_value, to_csv
 
@@ -106,7 +107,7 @@ def respond(name: str, args: dict, rows: list[dict], columns: list[str], next_ke
     if args["format"] == "csv":
         return Response(to_csv(rows, columns), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    return {"data": json_value(rows), "next_cursor": cursor.encode(next_key)}
+    return {"data": json_value(rows), "next_cursor": next_key and encode_cursor(list(next_key))}
 
 
 @blp.route("/repurchase-by-tier")
@@ -158,6 +159,6 @@ class AtRisk(MethodView):
     @also_csv
     def get(self, args):
         """Members gone quiet (Rules: At risk), highest recent qualifying points first; paged."""
-        after = cursor.decode(args.get("cursor"), (int, str))
+        after = tuple(decode_cursor(args["cursor"], [int, str])) if args.get("cursor") else None
         rows, next_key = at_risk.report(args["limit"], after)
         return respond("at-risk", args, rows, at_risk.COLUMNS, next_key)

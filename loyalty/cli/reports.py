@@ -5,9 +5,10 @@ from datetime import timedelta
 import click
 
 from loyalty import clock
+from loyalty.api.pagination import encode_cursor
 from loyalty.cli import loyalty_cli
 from loyalty.errors import LoyaltyError
-from loyalty.reports import at_risk, cohorts, cursor, points, repurchase
+from loyalty.reports import at_risk, cohorts, points, repurchase
 from loyalty.reports.period import Period
 from loyalty.reports.formatting import json_value, to_csv, to_table
 
@@ -31,7 +32,7 @@ def _points(period, window_days, limit):
 
 def _at_risk(period, window_days, limit):
     rows, next_key = at_risk.report(limit)
-    return {"data": rows, "next_cursor": cursor.encode(next_key)}, rows, at_risk.COLUMNS
+    return {"data": rows, "next_cursor": next_key and encode_cursor(list(next_key))}, rows, at_risk.COLUMNS
 
 
 # NAME -> build(period, window_days, limit) -> (JSON body as the API gives it, rows, CSV columns)

@@ -15,11 +15,6 @@ POSTGRES_GUARD = [
 ]
 
 
-def guard_statements(dialect_name: str) -> list[str]:
-    """The SQL that installs the append-only guard (used by create_all and the migration)."""
-    return POSTGRES_GUARD if dialect_name == "postgresql" else SQLITE_GUARD
-
-
 def install_ledger_guard(table):
     for dialect, statements in (("sqlite", SQLITE_GUARD), ("postgresql", POSTGRES_GUARD)):
         for statement in statements:

@@ -14,7 +14,7 @@ from loyalty.models import Purchase, Tier, TierChange
 from loyalty.reports import source
 from loyalty.reports.period import Period, median_days, rate
 from loyalty.reports.sql import DAY_US, epoch_us, purchase_order, qualifying
-from loyalty.tiers import ladder
+from loyalty.tiers import entry_tier, ladder
 
 COLUMNS = ["tier", "buyers", "repurchasers", "repurchase_rate", "median_days_to_repurchase", "immature"]
 NO_TIER = "none"
@@ -25,8 +25,8 @@ def report(period: Period, window_days: int = 90, now: datetime | None = None) -
     """One row per tier by rank, then `none` (if it counts anyone), then `all`."""
     now = now or clock.now()
     tiers = ladder()
-    entry_tier_id = tiers[0].id if tiers and tiers[0].min_qualifying_points == 0 else None
-    members = _first_purchases_with_tier(period, entry_tier_id).subquery("members")
+    entry = entry_tier()
+    members = _first_purchases_with_tier(period, entry.id if entry else None).subquery("members")
     counts, gaps = _tally_by_tier(members, window_days, now)
     return _rows(tiers, counts, gaps)
 
