@@ -1,4 +1,5 @@
 """Extension singletons, created unbound and attached in create_app."""
+import functools
 from contextvars import ContextVar
 
 from flask_limiter import Limiter
@@ -8,7 +9,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,17 +70,45 @@ def _begin_immediate(connection):
         connection.exec_driver_sql("BEGIN" if reading_only.get() else "BEGIN IMMEDIATE")
 
 
+def read_without_transaction() -> None:
+    """Let a read-only request run its statements without BEGIN and ROLLBACK (PostgreSQL).
+
+    Under READ COMMITTED every statement takes its own snapshot anyway, so a transaction gives a
+    read nothing but two round trips. Only for a session that owns its connection: one joined to
+    an outer transaction (the tests') keeps that transaction.
+    """
+    bind = db.session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite; True if the row went in.
 
     Cheaper than a look-up plus a savepoint, and safe against a concurrent insert of the same key.
     """
     dialect = db.session.get_bind().dialect.name
+    statement = _insert_unless_exists(dialect, model.__table__, tuple(unique_columns))
+    return db.session.execute(statement, values).first() is not None
+
+
+def add_unless_exists(instance, unique_columns: list[str]) -> bool:
+    """insert_unless_exists for a new ORM object with every column set; once inserted, it is in
+    the session as a loaded, persistent object (no flush, no read back)."""
+    columns = {column.key: getattr(instance, column.key) for column in instance.__table__.columns}
+    if not insert_unless_exists(type(instance), columns, unique_columns):
+        return False
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return True
+
+
+@functools.cache
+def _insert_unless_exists(dialect: str, table, unique_columns: tuple[str, ...]):
+    # Built once with the values left as parameters: building per call costs more than running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    statement = (insert(table).values(**values).on_conflict_do_nothing(index_elements=unique_columns)
-                 .returning(table.c[unique_columns[0]]))
-    return db.session.execute(statement).first() is not None
+    return (insert(table).on_conflict_do_nothing(index_elements=unique_columns)
+            .returning(table.c[unique_columns[0]]))
 
 
 def serialize_on(name: str) -> None:
@@ -92,16 +121,21 @@ def serialize_on(name: str) -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
+def per_transaction(session: Session) -> dict:
+    """A dict that lives as long as the session's current transaction."""
+    return session.info.setdefault("per_transaction", {})
+
+
 def once_per_transaction(key: str, load):
     """load() once per database transaction: settings read several times in one request."""
-    cache = db.session.info.setdefault("per_transaction", {})
+    cache = per_transaction(db.session())
     if key not in cache:
         cache[key] = load()
     return cache[key]
 
 
 def forget(key: str) -> None:
-    db.session.info.get("per_transaction", {}).pop(key, None)
+    per_transaction(db.session()).pop(key, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

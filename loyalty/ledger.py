@@ -8,16 +8,22 @@ succeed while the balance covers them; reversals and expiry may take a balance b
 (API.md, Rules: Refunds). Pending points (not yet spendable) live in `points_pending` and only
 reach the ledger when they vest. Nothing here commits: the caller's edge does.
 """
-from sqlalchemy import func, select, update
+import functools
+
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.util import identity_key
 
+from loyalty import clock
 from loyalty.actors import Actor
 from loyalty.errors import InsufficientPoints
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
 
-
+LOCK_MEMBER = (
+    select(Member).where(Member.id == bindparam("member_id")).with_for_update()
+    .options(lazyload(Member.tier)).execution_options(populate_existing=True)
+)
 
 
 def lock_member(member_id: str) -> Member | None:
@@ -26,47 +32,80 @@ def lock_member(member_id: str) -> Member | None:
     Locked without the tier join: PostgreSQL would hand back the joined tier columns from before
     the wait. populate_existing, so an object read earlier in the request is brought up to date.
     """
-    return db.session.execute(
-        select(Member).where(Member.id == member_id).with_for_update()
-        .options(lazyload(Member.tier)).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    return db.session.execute(LOCK_MEMBER, {"member_id": member_id}).scalar_one_or_none()
 
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
                require_funds: bool = False, purchase_id=None, redemption_id=None,
                note=None, location=None, dedupe_key=None, created_at=None,
-               member_changes: dict | None = None) -> LedgerEntry:
-    """Append one entry and move the cached balance with it. Flushes; never commits.
+               member_changes: dict | None = None) -> Row:
+    """Append one entry and move the cached balance with it; returns the entry. Never commits.
 
     `member_changes` are other member columns to set in the same UPDATE (one round trip less).
     """
     if points == 0:
         raise ValueError("a ledger entry moves at least one point")
-    statement = (
-        update(Member)
-        .where(Member.id == member_id)
-        .values(points_balance=Member.points_balance + points, **(member_changes or {}))
-        .returning(Member.points_balance)
-        .execution_options(synchronize_session=False)
-    )
-    if require_funds:
-        statement = statement.where(Member.points_balance + points >= 0)
-    balance_after = db.session.execute(statement).scalar_one_or_none()
-    if balance_after is None:
+    db.session.flush()  # what the entry refers to (a redemption, say) goes in first
+    member_changes = member_changes or {}
+    balance = {"member_id": member_id, "points": points,
+               **{f"set_{name}": value for name, value in member_changes.items()}}
+    entry = {
+        "member_id": member_id, "type": entry_type, "points": points, "actor_type": actor.type,
+        "actor_id": actor.id, "purchase_id": purchase_id, "redemption_id": redemption_id, "note": note,
+        "location": location, "dedupe_key": dedupe_key, "created_at": created_at or clock.now(),
+    }
+    dialect = db.session.get_bind().dialect.name
+    posting = _posting(dialect, require_funds, tuple(member_changes))
+    if dialect == "postgresql":
+        row = db.session.execute(posting, {**balance, **{f"entry_{key}": value for key, value in entry.items()}}).first()
+    else:
+        row = _post_in_two_statements(posting, balance, entry)
+    if row is None:
         if require_funds:
             raise InsufficientPoints(needed=-points)
         raise LookupError(f"no member {member_id}")
-    entry = LedgerEntry(
-        member_id=member_id, type=entry_type, points=points, balance_after=balance_after,
-        actor_type=actor.type, actor_id=actor.id, purchase_id=purchase_id,
-        redemption_id=redemption_id, note=note, location=location, dedupe_key=dedupe_key,
+    _expire_cached_balance(member_id, *member_changes)
+    return row
+
+
+ENTRY_COLUMNS = ("member_id", "type", "points", "actor_type", "actor_id", "purchase_id", "redemption_id",
+                 "note", "location", "dedupe_key", "created_at")
+
+
+@functools.cache
+def _posting(dialect: str, require_funds: bool, member_columns: tuple[str, ...]):
+    """A posting's statement, built once per shape with every value a parameter.
+
+    A conditional UPDATE ... RETURNING moves the balance (no row: no such member, or too few points
+    for a debit that needs them) and the entry is inserted with the balance it returned. PostgreSQL
+    runs both as one statement; SQLite, with no UPDATE inside WITH, gets the UPDATE alone here and
+    runs the INSERT after it.
+    """
+    members, entries = Member.__table__, LedgerEntry.__table__
+    moved = (
+        update(members).where(members.c.id == bindparam("member_id"))
+        .values(points_balance=members.c.points_balance + bindparam("points"),
+                **{name: bindparam(f"set_{name}") for name in member_columns})
+        .returning(members.c.points_balance)
     )
-    if created_at is not None:
-        entry.created_at = created_at
-    db.session.add(entry)
-    db.session.flush()
-    _expire_cached_balance(member_id, *(member_changes or ()))
-    return entry
+    if require_funds:
+        moved = moved.where(members.c.points_balance + bindparam("points") >= 0)
+    if dialect != "postgresql":
+        return moved
+    moved = moved.cte("moved")
+    values = [bindparam(f"entry_{name}", type_=entries.c[name].type) for name in ENTRY_COLUMNS]
+    return (insert(entries).from_select([*ENTRY_COLUMNS, "balance_after"], select(*values, moved.c.points_balance))
+            .add_cte(moved).returning(*entries.c))
+
+
+INSERT_ENTRY = insert(LedgerEntry.__table__).returning(*LedgerEntry.__table__.c)
+
+
+def _post_in_two_statements(moved, balance: dict, entry: dict) -> Row | None:
+    balance_after = db.session.execute(moved, balance).scalar_one_or_none()
+    if balance_after is None:
+        return None
+    return db.session.execute(INSERT_ENTRY, {**entry, "balance_after": balance_after}).first()
 
 
 def move_pending(member_id: str, points: int) -> None:

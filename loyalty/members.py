@@ -1,6 +1,7 @@
 """Enrolment, profile changes, look-ups and closing of members."""
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import with_expression
 
 from loyalty import clock, ledger, tier_settings, tiers
 from loyalty.actors import Actor
@@ -56,6 +57,21 @@ def _insert_with_unique_code(fields: dict) -> Member:
 def get_member(member_id: str, *, lock: bool = False) -> Member:
     """The member; `lock` holds its row until commit (tier and balance changes to come)."""
     member = ledger.lock_member(member_id) if lock else db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"No member {member_id}.")
+    return member
+
+
+MEMBER_WITH_PROGRESS = (
+    select(Member).where(Member.id == bindparam("member_id"))
+    .options(with_expression(Member.qualifying_points_now, tiers.QUALIFYING_POINTS_NOW))
+)
+
+
+def get_member_with_progress(member_id: str) -> Member:
+    """The member to show, read with its tier window points in the same statement."""
+    member = db.session.execute(
+        MEMBER_WITH_PROGRESS, {"member_id": member_id, **tiers.window_now()}).scalar_one_or_none()
     if member is None:
         raise NotFound(f"No member {member_id}.")
     return member

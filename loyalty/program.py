@@ -1,11 +1,11 @@
 """Program settings: one row, created with defaults the first time it is read."""
 from decimal import Decimal
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
+from loyalty import settings_cache
 from loyalty.errors import CurrencyNotEnabled, ValidationFailed
-from loyalty.extensions import db, once_per_transaction
+from loyalty.extensions import db, insert_unless_exists, once_per_transaction
 from loyalty.models import Program
 
 
@@ -17,15 +17,16 @@ def get_program() -> Program:
     return once_per_transaction("program", _load_program)
 
 
+PROGRAM = select(Program).where(Program.id == 1)
+
+
 def _load_program() -> Program:
-    program = db.session.get(Program, 1)
+    program = settings_cache.objects("program", PROGRAM).scalar_one_or_none()
     if program is None:
-        try:
-            with db.session.begin_nested():
-                program = Program(id=1)
-                db.session.add(program)
-        except IntegrityError:  # another request created it first
-            program = db.session.get(Program, 1)
+        # A fresh database: whichever request reads first writes the defaults (even a GET, which
+        # runs without a transaction on PostgreSQL: one statement, safe against a concurrent twin).
+        insert_unless_exists(Program, {"id": 1}, ["id"])
+        program = db.session.execute(PROGRAM).scalar_one()
     return program
 
 
@@ -37,7 +38,8 @@ def bump_tier_config() -> None:
         .values(tier_config_version=Program.tier_config_version + 1)
         .execution_options(synchronize_session=False)
     )
-    db.session.expire(program, ["tier_config_version"])
+    settings_cache.mark_written()  # a new settings revision too
+    db.session.expire(program, ["tier_config_version", "settings_revision"])
 
 
 def update_program(changes: dict) -> Program:

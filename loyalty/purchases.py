@@ -3,12 +3,11 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import make_transient_to_detached
 
 from loyalty import campaigns, clock, earning, ledger, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import MemberInactive, NotFound, OrderExists, RefundExceedsPurchase
-from loyalty.extensions import db, insert_unless_exists
+from loyalty.extensions import add_unless_exists, db
 from loyalty.ids import new_id
 from loyalty.models import Member, Purchase, Refund
 from loyalty.program import earn_rate, get_program
@@ -42,11 +41,8 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     purchase = _priced(member, order_id=order_id, amount=amount, currency=currency,
                        occurred_at=occurred_at or clock.now(), source=source, fingerprint=fingerprint)
     # One statement both records the order and tells a repeat (or a concurrent twin) apart.
-    columns = {column.key: getattr(purchase, column.key) for column in Purchase.__table__.columns}
-    if not insert_unless_exists(Purchase, columns, ["source", "order_id"]):
+    if not add_unless_exists(purchase, ["source", "order_id"]):
         return _same_order(find_order(source, order_id), fingerprint), False
-    make_transient_to_detached(purchase)
-    db.session.add(purchase)
     _credit(member, purchase, actor)
     tiers.after_purchase(member, purchase)
     return purchase, True

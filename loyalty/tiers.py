@@ -14,19 +14,20 @@ run-jobs and purchases only evaluate members whose moment has come.
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
-from loyalty import clock
+from loyalty import clock, settings_cache
 from loyalty.extensions import db, once_per_transaction
 from loyalty.models import Member, Purchase, Tier, TierChange
 from loyalty.program import get_program
 
 
+LIVE_TIERS = select(Tier).where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points)
+
+
 def ladder() -> list[Tier]:
     """The live tiers, lowest threshold first (read once per transaction)."""
-    return once_per_transaction("ladder", lambda: list(db.session.execute(
-        select(Tier).where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points)
-    ).scalars()))
+    return once_per_transaction("ladder", lambda: list(settings_cache.objects("ladder", LIVE_TIERS).scalars()))
 
 
 def _entry(tiers: list[Tier]) -> Tier | None:
@@ -48,14 +49,24 @@ def tier_for(points: int, tiers: list[Tier]) -> Tier | None:
     return reached[-1] if reached else None
 
 
+def _window_points(member_id, since, until):
+    return (select(func.coalesce(func.sum(Purchase.qualifying_points), 0))
+            .where(Purchase.member_id == member_id, Purchase.occurred_at > since, Purchase.occurred_at <= until))
+
+
 def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> int:
     """Qualifying points (net of refunds) of purchases in (moment - window, moment]."""
     return db.session.execute(
-        select(func.coalesce(func.sum(Purchase.qualifying_points), 0))
-        .where(Purchase.member_id == member_id,
-               Purchase.occurred_at > moment - timedelta(days=window_days),
-               Purchase.occurred_at <= moment)
-    ).scalar_one()
+        _window_points(member_id, moment - timedelta(days=window_days), moment)).scalar_one()
+
+
+# qualifying_points_at(now) as a column of a member query, with the parameters of window_now().
+QUALIFYING_POINTS_NOW = _window_points(Member.id, bindparam("window_start"), bindparam("window_end")).scalar_subquery()
+
+
+def window_now() -> dict:
+    now = clock.now()
+    return {"window_start": now - timedelta(days=get_program().tier_window_days), "window_end": now}
 
 
 def current(member: Member) -> Tier | None:
@@ -217,8 +228,9 @@ def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) 
 def progress(member: Member) -> dict:
     """The member's tier_progress: window points, the next tier and the date the tier is held until."""
     tiers = ladder()
-    program = get_program()
-    points = qualifying_points_at(member.id, clock.now(), program.tier_window_days)
+    points = member.qualifying_points_now
+    if points is None:
+        points = qualifying_points_at(member.id, clock.now(), get_program().tier_window_days)
     above = [tier for tier in tiers if _rank(tier) > _rank(current(member))]
     next_tier = above[0] if above else None
     return {

@@ -5,7 +5,7 @@ from flask_smorest import Api
 from loyalty.api import (campaigns, health, me, members, payment_events, program, purchases, redemptions, reports,
                          rewards, staff, tiers, webhooks)
 from loyalty.api.errors import ErrorSchema
-from loyalty.extensions import reading_only
+from loyalty.extensions import read_without_transaction, reading_only
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
               staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, reports.blp]
@@ -37,6 +37,7 @@ def init_api(app) -> LoyaltyApi:
 def _mark_reads():
     if request.method in ("GET", "HEAD"):
         g.reading_only = reading_only.set(True)
+        read_without_transaction()
 
 
 def _unmark_reads(error=None):

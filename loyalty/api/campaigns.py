@@ -1,11 +1,10 @@
 """/v1/campaigns: bonus multipliers with a holdout, and what they did (admin)."""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from loyalty import campaigns, errors, members
-from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import DecimalString, StrictInteger, Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import requires

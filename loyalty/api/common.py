@@ -1,8 +1,19 @@
-"""Pieces every resource module uses: the error docs and computed nested fields."""
+"""Pieces every resource module uses: the blueprint, the error docs and computed nested fields."""
+import flask_smorest
 import marshmallow as ma
 
 from loyalty import errors
 from loyalty.api.errors import ErrorSchema
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, with argument schemas made once instead of on every request."""
+
+    def arguments(self, schema, *args, **kwargs):
+        # Given a class, webargs builds a new schema (deep-copying its fields) for each request.
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
 
 
 class Computed(ma.fields.Nested):

@@ -1,10 +1,9 @@
 """/healthz: is the service up and can it reach its database?"""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
-from loyalty.api.common import documents_errors
+from loyalty.api.common import Blueprint, documents_errors
 from loyalty.errors import ServiceUnavailable
 from loyalty.extensions import db
 

@@ -4,10 +4,9 @@ from datetime import timedelta
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loyalty import clock, customers, errors, members, redemptions, rewards
-from loyalty.api.common import AUTH_ERRORS, Computed, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, Computed, documents_errors
 from loyalty.api.members import EntrySchema, MemberSchema, ledger_page
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.redemptions import REFUSALS, RedemptionSchema
@@ -61,7 +60,7 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self):
         """The customer's membership: balance, pending points, tier, progress and what expires next."""
-        return members.get_member(my_member_id())
+        return members.get_member_with_progress(my_member_id())
 
 
 @blp.route("/me/transactions")

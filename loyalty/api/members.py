@@ -1,11 +1,10 @@
 """/v1/members: enrolment, profiles, look-ups, ledger, adjustments and tier history."""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from loyalty import adjustments, errors, members, tiers
-from loyalty.api.common import AUTH_ERRORS, Computed, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, Computed, documents_errors
 from loyalty.api.fields import StrictInteger, Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import STAFF, STOREFRONT, current_actor, requires
@@ -136,7 +135,7 @@ class MemberById(MethodView):
     @blp.response(200, MemberSchema)
     def get(self, member_id):
         """Read a member, with balance, tier and tier progress."""
-        return members.get_member(member_id)
+        return members.get_member_with_progress(member_id)
 
     @requires("storefront", "manager")
     @commits

@@ -1,11 +1,10 @@
 """/v1/payment-events: what arrived from Stripe and what it did (admin)."""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from loyalty import errors
-from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import requires

@@ -1,9 +1,8 @@
 """/v1/program: the program's settings."""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import Currency, DecimalString, StrictBoolean, StrictInteger, Timestamp
 from loyalty.api.security import STOREFRONT, requires
 from loyalty.api.transaction import commits

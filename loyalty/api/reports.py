@@ -2,10 +2,9 @@
 import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loyalty import errors
-from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.pagination import decode_cursor, encode_cursor
 from loyalty.api.security import requires
 from loyalty.reports import at_risk, cohorts, points, repurchase

@@ -1,10 +1,9 @@
 """/v1/rewards: the catalogue, with each reward's eligibility for a member."""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loyalty import errors, members, rewards
-from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import Currency, DecimalString, StrictBoolean, StrictInteger
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import EVERYONE, STAFF, STOREFRONT, require_own_member, requires

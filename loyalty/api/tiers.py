@@ -1,10 +1,9 @@
 """/v1/tiers: the tier ladder (read by every role, written by admins)."""
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loyalty import errors, tier_settings, tiers
-from loyalty.api.common import AUTH_ERRORS, documents_errors
+from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import DecimalString, StrictInteger
 from loyalty.api.security import EVERYONE, requires
 from loyalty.api.transaction import commits

@@ -4,11 +4,10 @@ from functools import wraps
 import marshmallow as ma
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loyalty import errors
 from loyalty.actors import SYSTEM
-from loyalty.api.common import documents_errors
+from loyalty.api.common import Blueprint, documents_errors
 from loyalty.api.transaction import commits
 from loyalty.payments import events
 from loyalty.payments.stripe import verified_event

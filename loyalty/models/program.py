@@ -1,4 +1,5 @@
 """The program's settings: one row."""
+import secrets
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String
@@ -8,6 +9,10 @@ from loyalty.extensions import db
 from loyalty.models.types import UTCDateTime, utcnow
 
 EXPIRY_POLICIES = ("none", "inactivity", "fixed")
+
+
+def new_settings_revision() -> str:
+    return secrets.token_hex(16)
 
 
 class Program(db.Model):
@@ -36,4 +41,6 @@ class Program(db.Model):
     auto_enroll: Mapped[bool] = mapped_column(default=True)
     # Bumped by every change to tiers or their window; run-jobs re-evaluates members behind it.
     tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Random, new with every change to the program, tiers or campaigns (loyalty.settings_cache).
+    settings_revision: Mapped[str] = mapped_column(String(32), default=new_settings_revision)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,12 +11,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from loyalty import clock, members, purchases
 from loyalty.actors import SYSTEM
 from loyalty.errors import LoyaltyError, NotFound
-from loyalty.extensions import db
+from loyalty.extensions import add_unless_exists, db
+from loyalty.ids import new_id
 from loyalty.models import Member, PaymentEvent, Purchase, StripePayment
 from loyalty.payments import buyers, parking, shapes, state
 from loyalty.payments.shapes import Payment
@@ -57,17 +58,13 @@ class Outcome:
 
 def receive(event: dict, payload: str) -> tuple[PaymentEvent, bool]:
     """Record a verified event and apply it; a repeat delivery returns the first record, unapplied."""
-    row = PaymentEvent(id=event["id"], type=event["type"], status="failed", payload=payload, detail={},
-                       attempts=0, stripe_created_at=_moment(event.get("created")))
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        # Delivered before (on PostgreSQL a concurrent delivery waits here until it commits).
-        first = db.session.get(PaymentEvent, event["id"])
-        if first is None:
-            raise
-        return first, False
+    row = PaymentEvent(id=event["id"], receipt_id=new_id("pev"), type=event["type"], status="failed",
+                       payload=payload, detail={}, attempts=0, stripe_created_at=_moment(event.get("created")),
+                       received_at=clock.now(), processed_at=None, error=None, payment_key=None,
+                       stripe_customer_id=None, email=None)
+    if not add_unless_exists(row, ["id"]):
+        # Delivered before (on PostgreSQL a concurrent delivery waited for it to commit).
+        return db.session.get(PaymentEvent, event["id"]), False
     apply(row)
     return row, True
 
@@ -86,7 +83,6 @@ def apply(row: PaymentEvent) -> PaymentEvent:
         return row
     token = _applying.set(_applying.get() | {row.id})
     try:
-        row.attempts = (row.attempts or 0) + 1
         outcome = _outcome_of(json.loads(row.payload))
         _keep(row, outcome)
     finally:
@@ -116,6 +112,7 @@ def _failed(error: Exception, detail: dict | None = None) -> Outcome:
 
 
 def _keep(row: PaymentEvent, outcome: Outcome) -> None:
+    row.attempts = (row.attempts or 0) + 1
     row.status, row.detail, row.error = outcome.status, outcome.detail, outcome.error
     row.payment_key = outcome.payment_key or row.payment_key
     # Only an event waiting for its member is released by a member's customer id or email.
@@ -166,7 +163,8 @@ def _apply_payment(payment: Payment | None, occurred_at: datetime) -> Outcome:
     buyers.learn(member, payment.buyer)
     # Refunds and disputes that came first were parked for this payment: apply them now.
     parking.payment_arrived([payment.key, *payment.charge_ids])
-    _follow(held, reason="stripe")
+    if state.refunded_amount(held) or state.disputed_amount(held):
+        _follow(held, reason="stripe")
     return Outcome("processed", {"action": "purchase_recorded", **_describe(purchase)}, payment_key=payment.key)
 
 

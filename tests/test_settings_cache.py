@@ -1,0 +1,156 @@
+"""Settings kept per process (loyalty.settings_cache): fewer queries, never a stale rate or tier."""
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import requests
+from sqlalchemy import event, text
+
+from loyalty import tiers
+from loyalty.extensions import db, forget
+from loyalty.models import Member
+from loyalty.program import get_program
+
+
+def _statements_during(work) -> list[str]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.startswith(("SAVEPOINT", "RELEASE")):  # the test harness's own
+            seen.append(statement)
+
+    engine = db.session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_settings_are_read_once_then_come_from_the_process(client, admin, program):
+    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
+                                                  "multiplier": "1"})
+    db.session.rollback()
+    tiers.ladder(), get_program()  # the first transaction of this revision loads and keeps them
+    db.session.rollback()
+
+    def read_settings():
+        assert [tier.key for tier in tiers.ladder()] == ["base"]
+        assert get_program().earn_rates["usd"] == "1"
+
+    statements = _statements_during(read_settings)
+    assert len(statements) == 1 and "settings_revision" in statements[0], statements
+
+
+def test_kept_tiers_are_the_session_objects_members_point_to(client, admin, program, enroll):
+    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
+                                                  "multiplier": "1"})
+    member = enroll()
+    client.get(f"/v1/members/{member['id']}", headers=admin)  # keeps the ladder
+    db.session.rollback()
+    loaded = db.session.get(Member, member["id"])
+    assert tiers.current(loaded) is tiers.ladder()[0]
+    assert tiers.ladder()[0] in db.session
+
+
+def test_a_change_is_seen_by_the_next_request(client, admin, program, enroll):
+    member = enroll()
+
+    def earn(order):
+        response = client.post("/v1/purchases", headers=admin, json={
+            "member_id": member["id"], "order_id": order, "amount": 1000, "currency": "usd"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["points_earned"]
+
+    assert earn("a") == 10
+    assert client.patch("/v1/program", headers=admin, json={"earn_rates": {"usd": "3"}}).status_code == 200
+    assert earn("b") == 30
+    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
+                                                  "multiplier": "2"})
+    assert earn("c") == 60
+    now = datetime.now(timezone.utc)
+    response = client.post("/v1/campaigns", headers=admin, json={
+        "name": "Now", "multiplier": "1.5", "starts_at": _stamp(now - timedelta(hours=1)),
+        "ends_at": _stamp(now + timedelta(hours=1))})
+    assert response.status_code == 201, response.get_json()
+    assert earn("d") == 90
+
+
+def test_a_rolled_back_change_is_neither_kept_nor_seen(client, admin, program):
+    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
+                                                  "multiplier": "1"})
+    db.session.rollback()
+    tiers.ladder()
+    db.session.rollback()
+
+    tiers.ladder()[0].multiplier = Decimal(5)
+    forget("ladder")
+    assert tiers.ladder()[0].multiplier == 5  # the writing transaction reads its own change
+    db.session.rollback()
+
+    assert tiers.ladder()[0].multiplier == 1
+
+
+def test_a_revision_set_by_another_process_reloads(client, admin, program):
+    """Another process's commit (here raw SQL, as an operator would have to) shows at once."""
+    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
+                                                  "multiplier": "1"})
+    db.session.rollback()
+    assert tiers.ladder()[0].name == "Base"
+    db.session.rollback()
+
+    db.session.execute(text("UPDATE tiers SET name = 'Renamed'"))
+    db.session.execute(text("UPDATE program SET settings_revision = 'elsewhere'"))
+    db.session.commit()
+    assert tiers.ladder()[0].name == "Renamed"
+
+
+def test_every_worker_prices_with_the_new_settings_from_its_next_request(live_server):
+    """4 gunicorn workers, each with settings kept from earlier requests: after a change to the
+    earn rate, the ladder or the campaigns, every earn on every worker uses the new settings."""
+    server = live_server(workers=4)
+    admin = server.api_key("admin")
+    url = server.url
+    requests.patch(url + "/v1/program", json={"earn_rates": {"usd": "1"}}, headers=admin).raise_for_status()
+    member = requests.post(url + "/v1/members", json={"external_id": "cached"}, headers=admin).json()
+    counter = iter(range(10**6))
+
+    def burst(n=40):
+        def earn(_):
+            return requests.post(url + "/v1/purchases", headers=admin, json={
+                "member_id": member["id"], "order_id": f"o-{next(counter)}", "amount": 1000, "currency": "usd"})
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            responses = list(pool.map(earn, range(n)))
+        assert {r.status_code for r in responses} == {201}
+        return {r.json()["points_earned"] for r in responses}
+
+    assert burst() == {10}  # every worker has read and kept the settings
+    requests.patch(url + "/v1/program", json={"earn_rates": {"usd": "3"}}, headers=admin).raise_for_status()
+    assert burst() == {30}
+    requests.post(url + "/v1/tiers", headers=admin, json={
+        "key": "base", "name": "Base", "min_qualifying_points": 0, "multiplier": "2"}).raise_for_status()
+    assert burst() == {60}
+    now = datetime.now(timezone.utc)
+    requests.post(url + "/v1/campaigns", headers=admin, json={
+        "name": "Now", "multiplier": "1.5", "starts_at": _stamp(now - timedelta(hours=1)),
+        "ends_at": _stamp(now + timedelta(hours=1))}).raise_for_status()
+    assert burst() == {90}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        shown = list(pool.map(lambda _: requests.get(url + f"/v1/members/{member['id']}", headers=admin).json(),
+                              range(20)))
+    assert {m["tier"]["key"] for m in shown} == {"base"}
+    assert server.flask("loyalty", "verify-ledger").returncode == 0
+
+
+def test_the_first_request_on_a_fresh_database_may_be_a_read(live_server):
+    """GETs run without a transaction on PostgreSQL; creating the program's defaults still works."""
+    server = live_server(workers=1)
+    admin = server.api_key("admin")
+    response = requests.get(server.url + "/v1/program", headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["earn_rates"] == {}
