@@ -30,7 +30,9 @@ def main():
     parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite"])
     parser.add_argument("--requests", type=int, default=300, help="requests per endpoint")
     parser.add_argument("--members", type=int, default=50)
-    parser.add_argument("--html", help="write the pyinstrument earn profile as HTML here")
+    parser.add_argument("--profile", default="earn", choices=["earn", "read", "webhook"],
+                        help="the endpoint pyinstrument profiles (default: earn)")
+    parser.add_argument("--html", help="write the pyinstrument profile as HTML here")
     args = parser.parse_args()
 
     with Database(args.db) as db:
@@ -117,10 +119,12 @@ def main():
             return
         profiler = Profiler(interval=0.0005)
         profiler.start()
+        profiled = {"earn": (earn, "POST /v1/purchases"), "read": (read, "GET /v1/members/{id}"),
+                    "webhook": (webhook, "POST /webhooks/stripe")}[args.profile]
         for _ in range(args.requests):
-            earn()
+            profiled[0]()
         profiler.stop()
-        print("\n## pyinstrument: POST /v1/purchases\n")
+        print(f"\n## pyinstrument: {profiled[1]}\n")
         print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False)[:12000])
         if args.html:
             Path(args.html).write_text(profiler.output_html())

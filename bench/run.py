@@ -15,6 +15,9 @@ generator (wrk with a generated Lua script: every request unique):
            (POST /v1/members/{id}/redemptions), Stripe webhook ingest (pre-signed, unique events)
 
 and prints requests/s, p50, p99, errors, worker RSS and each figure as a ratio of its ceiling.
+The ceiling and the project are measured --rounds times (default 3), one after the other in each
+round; the table gives medians, each ratio being the median of the ratios of the same round (on a
+shared machine the absolute figures drift by tens of percent between minutes).
 """
 import argparse
 import glob
@@ -116,6 +119,7 @@ class Bench:
         self.args = args
         self.work = tempfile.mkdtemp(prefix="bench_run_")
         self.results = []
+        self.round = 1
 
     # -- load generation -------------------------------------------------------------------------
 
@@ -146,7 +150,7 @@ class Bench:
             self.wrk(server, mode, duration=self.args.warmup, tag=f"w{mode}{random.getrandbits(40):x}", **warm_kwargs)
         row = self.wrk(server, mode, **kwargs)
         row["rss_mb"] = max(server.worker_rss_mb() or [0])
-        row.update(db=db_kind, endpoint=label, ceiling=ceiling)
+        row.update(db=db_kind, endpoint=label, ceiling=ceiling, round=self.round)
         log(f"[{db_kind}] {label}: {row['rps']:.0f} req/s p50 {row['p50_ms']:.1f} ms p99 {row['p99_ms']:.1f} ms "
             f"errors {row['errors']} rss {row['rss_mb']:.0f} MB" + (f"  first non-2xx: {row['sample']}" if row['sample'] else ""))
         self.results.append(row)
@@ -199,34 +203,38 @@ class Bench:
                             copy.write_row((n, member_id))
                     connection.execute("ANALYZE")
 
-            # The ceiling.
-            with Server("bench.bare_app:app", env, health_path="/hello", **gunicorn) as bare:
-                self.measure(kind, "bare hello", bare, "hello")
-                self.measure(kind, "bare read", bare, "bare_read", ceiling="bare hello", members_file=members_file)
-                self.measure(kind, "bare earn", bare, "bare_earn", ceiling="pgbench earn" if kind == "postgresql" else "bare hello",
-                             members_file=members_file)
-            if kind == "postgresql" and shutil.which("pgbench"):
-                row = self.pgbench(db, len(member_ids))
-                row.update(db=kind, endpoint="pgbench earn", ceiling=None)
-                log(f"[{kind}] pgbench earn: {row['rps']:.0f} tx/s p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms")
-                self.results.append(row)
-
-            # The project.
-            with Server("wsgi:app", env, **gunicorn) as server:
-                rss_start = max(server.worker_rss_mb())
-                self.measure(kind, "project read", server, "read", ceiling="bare read", key=admin,
-                             members_file=members_file)
-                earn = self.measure(kind, "project earn", server, "earn", ceiling="bare earn", key=admin,
-                                    members_file=members_file)
-                self.measure(kind, "project redemption", server, "redeem", ceiling="bare earn", key=admin,
-                             reward=reward, members_file=members_file)
-                self.webhooks(kind, server, member_ids, earn["rps"])
-                rss_end = max(server.worker_rss_mb())
-                log(f"[{kind}] project worker RSS: {rss_start:.0f} MB idle after start, {rss_end:.0f} MB at the end")
+            for self.round in range(1, self.args.rounds + 1):
+                self.measure_round(kind, db, env, admin, reward, member_ids, members_file, gunicorn)
             verify = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "loyalty", "verify-ledger"],
                                     cwd=ROOT, env=env, capture_output=True, text=True)
             log(f"[{kind}] verify-ledger after the run: exit {verify.returncode}: {verify.stdout.strip()[-300:]}")
             self.verify[kind] = verify.returncode
+
+    def measure_round(self, kind, db, env, admin, reward, member_ids, members_file, gunicorn):
+        """The ceiling, then the project, close together in time (ratios are taken per round)."""
+        with Server("bench.bare_app:app", env, health_path="/hello", **gunicorn) as bare:
+            self.measure(kind, "bare hello", bare, "hello")
+            self.measure(kind, "bare read", bare, "bare_read", ceiling="bare hello", members_file=members_file)
+            self.measure(kind, "bare earn", bare, "bare_earn", ceiling="pgbench earn" if kind == "postgresql" else "bare hello",
+                         members_file=members_file)
+        if kind == "postgresql" and shutil.which("pgbench"):
+            row = self.pgbench(db, len(member_ids))
+            row.update(db=kind, endpoint="pgbench earn", ceiling=None, round=self.round)
+            log(f"[{kind}] pgbench earn: {row['rps']:.0f} tx/s p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms")
+            self.results.append(row)
+
+        # The project.
+        with Server("wsgi:app", env, **gunicorn) as server:
+            rss_start = max(server.worker_rss_mb())
+            self.measure(kind, "project read", server, "read", ceiling="bare read", key=admin,
+                         members_file=members_file)
+            earn = self.measure(kind, "project earn", server, "earn", ceiling="bare earn", key=admin,
+                                members_file=members_file)
+            self.measure(kind, "project redemption", server, "redeem", ceiling="bare earn", key=admin,
+                         reward=reward, members_file=members_file)
+            self.webhooks(kind, server, member_ids, earn["rps"])
+            rss_end = max(server.worker_rss_mb())
+            log(f"[{kind}] project worker RSS: {rss_start:.0f} MB idle after start, {rss_end:.0f} MB at the end")
 
     def seed(self, port: int, admin: str):
         """Earn rate usd=1, one cheap reward, members funded well enough to redeem all run long."""
@@ -258,7 +266,7 @@ class Bench:
                                headers={"Stripe-Signature": sign(probe)})
         if status == 404:
             log(f"[{kind}] POST /webhooks/stripe is 404: webhook ingest not available")
-            self.results.append({"db": kind, "endpoint": "project webhook", "unavailable": "404"})
+            self.results.append({"db": kind, "endpoint": "project webhook", "unavailable": "404", "round": self.round})
             return
         if status != 200:
             log(f"[{kind}] webhook probe answered {status}: {str(body)[:300]}")
@@ -285,64 +293,84 @@ class Bench:
 
     # -- the table -----------------------------------------------------------------------------------
 
+    def rounds_of(self) -> dict:
+        """(db, endpoint) -> {round: row}."""
+        by = {}
+        for row in self.results:
+            by.setdefault((row["db"], row["endpoint"]), {})[row["round"]] = row
+        return by
+
+    def ratios(self, by, key, ceiling_key, field="rps", invert=False) -> list[float]:
+        """The ratio in each round where both were measured (latency inverted: 1 = as fast)."""
+        ours, theirs = by.get(key, {}), by.get(ceiling_key, {})
+        values = []
+        for round_number, row in ours.items():
+            ceiling = theirs.get(round_number)
+            if row.get("unavailable") or not ceiling or not row.get(field) or not ceiling.get(field):
+                continue
+            values.append(ceiling[field] / row[field] if invert else row[field] / ceiling[field])
+        return values
+
     def table(self) -> str:
-        by = {(row["db"], row["endpoint"]): row for row in self.results}
+        """One line per endpoint: medians over the rounds; ratios are the median of per-round ratios."""
+        by = self.rounds_of()
         lines = ["| db | endpoint | req/s | p50 ms | p99 ms | errors | worker RSS MB | ceiling | req/s ratio | p50 ratio | p99 ratio | RSS ratio |",
                  "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
 
-        def ratio(a, b, invert=False):
-            if not a or not b:
-                return "–"
-            return f"{(b / a if invert else a / b):.2f}"
+        def ratio(values):
+            return f"{statistics.median(values):.2f}" if values else "–"
 
-        for row in self.results:
-            if row.get("unavailable"):
-                lines.append(f"| {row['db']} | {row['endpoint']} | not available (HTTP {row['unavailable']}) |||||||||| ")
+        for key, rounds in by.items():
+            rows = list(rounds.values())
+            if any(row.get("unavailable") for row in rows):
+                lines.append(f"| {key[0]} | {key[1]} | not available (HTTP {rows[0]['unavailable']}) |||||||||| ")
                 continue
-            ceiling = by.get((row["db"], row["ceiling"])) if row.get("ceiling") else None
-            rss = f"{row['rss_mb']:.0f}" if row.get("rss_mb") else "–"
-            errors = str(row["errors"]) + (f" ({row['wraps']} reused)" if row.get("wraps") else "")
-            cells = [row["db"], row["endpoint"], f"{row['rps']:.0f}", f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}",
-                     errors, rss, row.get("ceiling") or "–"]
+            median = {field: statistics.median(row[field] for row in rows) for field in ("rps", "p50_ms", "p99_ms")}
+            rss = max((row["rss_mb"] for row in rows if row.get("rss_mb")), default=None)
+            errors = sum(row["errors"] for row in rows)
+            wraps = sum(row.get("wraps") or 0 for row in rows)
+            ceiling = rows[0].get("ceiling")
+            cells = [key[0], key[1], f"{median['rps']:.0f}", f"{median['p50_ms']:.1f}", f"{median['p99_ms']:.1f}",
+                     str(errors) + (f" ({wraps} reused)" if wraps else ""), f"{rss:.0f}" if rss else "–",
+                     ceiling or "–"]
             if ceiling:
                 # Throughput: share of the ceiling's. Latency: the ceiling's latency over ours (1 = as
                 # fast). Memory: ours over the ceiling's.
-                cells += [ratio(row["rps"], ceiling["rps"]), ratio(row["p50_ms"], ceiling["p50_ms"], invert=True),
-                          ratio(row["p99_ms"], ceiling["p99_ms"], invert=True),
-                          ratio(row.get("rss_mb"), ceiling.get("rss_mb"))]
+                ceiling_key = (key[0], ceiling)
+                cells += [ratio(self.ratios(by, key, ceiling_key)),
+                          ratio(self.ratios(by, key, ceiling_key, "p50_ms", invert=True)),
+                          ratio(self.ratios(by, key, ceiling_key, "p99_ms", invert=True)),
+                          ratio(self.ratios(by, key, ceiling_key, "rss_mb"))]
             else:
                 cells += ["–"] * 4
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def goals(self) -> str:
-        by = {(row["db"], row["endpoint"]): row for row in self.results if not row.get("unavailable")}
+        by = self.rounds_of()
         out = []
 
-        def check(name, ok, detail):
-            out.append(f"- {'MET    ' if ok else 'NOT MET'} {name}: {detail}")
+        def check(name, values, goal):
+            if not values:
+                out.append(f"- n/a     {name}: not measured")
+                return
+            median = statistics.median(values)
+            each = ", ".join(f"{value:.0%}" for value in values)
+            out.append(f"- {'MET    ' if median >= goal else 'NOT MET'} {name}: {median:.0%}"
+                       + (f" (median of rounds: {each})" if len(values) > 1 else ""))
 
         for kind in ("postgresql", "sqlite"):
-            earn, bare_earn = by.get((kind, "project earn")), by.get((kind, "bare earn"))
-            read, bare_read = by.get((kind, "project read")), by.get((kind, "bare read"))
-            hook = by.get((kind, "project webhook"))
-            if not earn:
+            if (kind, "project earn") not in by:
                 continue
             out.append(f"{kind}:")
-            if bare_earn:
-                r = earn["rps"] / bare_earn["rps"]
-                check("earn >= 60% of bare earn", r >= 0.6, f"{r:.0%}")
-            if read and bare_read:
-                r = read["rps"] / bare_read["rps"]
-                check("balance read >= 70% of bare read", r >= 0.7, f"{r:.0%}")
-            if hook:
-                r = hook["rps"] / earn["rps"]
-                check("webhook ingest >= 50% of project earn", r >= 0.5, f"{r:.0%}")
-            else:
-                out.append("- n/a     webhook ingest: endpoint not available")
-            rss = max(row["rss_mb"] for (db, name), row in by.items()
+            check("earn >= 60% of bare earn", self.ratios(by, (kind, "project earn"), (kind, "bare earn")), 0.6)
+            check("balance read >= 70% of bare read",
+                  self.ratios(by, (kind, "project read"), (kind, "bare read")), 0.7)
+            check("webhook ingest >= 50% of project earn",
+                  self.ratios(by, (kind, "project webhook"), (kind, "project earn")), 0.5)
+            rss = max(row["rss_mb"] for (db, name), rounds in by.items() for row in rounds.values()
                       if db == kind and name.startswith("project") and row.get("rss_mb"))
-            check("worker memory < 120 MB", rss < 120, f"max {rss:.0f} MB")
+            out.append(f"- {'MET    ' if rss < 120 else 'NOT MET'} worker memory < 120 MB: max {rss:.0f} MB")
         return "\n".join(out)
 
 
@@ -356,6 +384,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--members", type=int, default=500, help="members seeded (funded to redeem)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure ceiling and project this many times; report medians (the machine is noisy)")
     parser.add_argument("--out", help="also write the table (markdown) and goals here")
     parser.add_argument("--json", help="also write the raw rows here")
     args = parser.parse_args()
@@ -374,7 +404,7 @@ def main():
     header = (f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram_gb']} GB RAM, Python {info['python']}; "
               f"{info['date']}; gunicorn -w {args.workers} -k {args.worker_class}; wrk -t{args.threads} "
               f"-c{args.connections}, {args.warmup} s warm-up + {args.duration} s per endpoint; "
-              f"{args.members} members; pgbench -c {args.workers} -M prepared.")
+              f"{args.members} members; pgbench -c {args.workers} -M prepared; {args.rounds} round(s), medians.")
     report = "\n".join([header, "", bench.table(), "", "Goals (issue 8, item 3):", bench.goals(), "",
                         "verify-ledger after each run: " + ", ".join(
                             f"{k} {'clean' if v == 0 else 'FAILED'}" for k, v in bench.verify.items()),

@@ -57,7 +57,8 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
     dialect = db.session.get_bind().dialect.name
     posting = _posting(dialect, require_funds, tuple(member_changes))
     if dialect == "postgresql":
-        row = db.session.execute(posting, {**balance, **{f"entry_{key}": value for key, value in entry.items()}}).first()
+        entry_values = {f"entry_{key}": value for key, value in entry.items()}
+        row = db.session.execute(posting, {**balance, **entry_values}).first()
     else:
         row = _post_in_two_statements(posting, balance, entry)
     if row is None:

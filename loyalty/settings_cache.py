@@ -2,7 +2,7 @@
 
 Every earn and balance read needs them and they rarely change, so each process keeps the rows it
 last read, labelled with the program's `settings_revision` at the time. A transaction learns the
-current revision once (authentication reads it in its own statement) and reuses kept rows only
+current revision once (authentication reads it with the credential) and reuses kept rows only
 when their label matches. Every flush that touches a settings row gives the program a new random
 revision in the same transaction, so other processes see a change from their next transaction
 on, as they would without the cache. The transaction that writes reads its own uncommitted rows
@@ -24,7 +24,8 @@ from loyalty.models.program import new_settings_revision
 SETTINGS_MODELS = (Program, Tier, Campaign)
 
 # The revision as a scalar subquery, for authentication to read in the same round trip.
-REVISION = select(Program.settings_revision).where(Program.id == 1).scalar_subquery().label("settings_revision")
+REVISION = (select(Program.settings_revision).where(Program.id == 1)
+            .scalar_subquery().label("settings_revision"))
 
 _kept: dict[str, tuple[str, FrozenResult | list[Row]]] = {}
 

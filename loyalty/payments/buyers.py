@@ -1,5 +1,5 @@
 """Who paid: the member a Stripe payment belongs to (API.md, Payment events: first match wins)."""
-from loyalty import members
+from loyalty import ledger, members
 from loyalty.actors import SYSTEM
 from loyalty.errors import MemberExists
 from loyalty.extensions import db
@@ -9,9 +9,13 @@ from loyalty.program import get_program
 
 
 def find_member(buyer: Buyer) -> Member | None:
-    """The member named by metadata, client_reference_id, Stripe customer or email, in that order."""
+    """The member named by metadata, client_reference_id, Stripe customer or email, in that order,
+    locked until commit (the payment is about to move their points)."""
+    if buyer.member_id:  # the usual case: found and locked in one statement
+        member = ledger.lock_member(buyer.member_id)
+        if member is not None and member.status != "closed":  # closed members earn nothing, ever
+            return member
     finders = (
-        lambda: db.session.get(Member, buyer.member_id) if buyer.member_id else None,
         lambda: members.find_by_external_id(buyer.external_id) if buyer.external_id else None,
         lambda: members.find_by_external_id(buyer.client_reference_id) if buyer.client_reference_id else None,
         lambda: _oldest_with(stripe_customer_id=buyer.customer_id) if buyer.customer_id else None,
@@ -19,8 +23,8 @@ def find_member(buyer: Buyer) -> Member | None:
     )
     for find in finders:
         member = find()
-        if member is not None and member.status != "closed":  # closed members earn nothing, ever
-            return member
+        if member is not None and member.status != "closed":
+            return ledger.lock_member(member.id)
     return None
 
 
@@ -31,7 +35,8 @@ def _oldest_with(**field) -> Member | None:
 
 
 def enroll_if_allowed(buyer: Buyer) -> Member | None:
-    """Enrol an unknown buyer when the program auto-enrols and Stripe named them; else None."""
+    """Enrol an unknown buyer when the program auto-enrols and Stripe named them; else None.
+    Like find_member, the member is locked (a new one is this transaction's own until commit)."""
     if not get_program().auto_enroll or not (buyer.customer_id or buyer.email):
         return None
     # Derived from the buyer, so concurrent payments of one new buyer enrol them once.
@@ -40,7 +45,7 @@ def enroll_if_allowed(buyer: Buyer) -> Member | None:
     try:
         return members.enroll(fields, SYSTEM)
     except MemberExists as exists:
-        return members.get_member(exists.details["member_id"])
+        return members.get_member(exists.details["member_id"], lock=True)
 
 
 def learn(member: Member, buyer: Buyer) -> None:

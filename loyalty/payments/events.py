@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from loyalty import clock, members, purchases
+from loyalty import clock, purchases
 from loyalty.actors import SYSTEM
-from loyalty.errors import LoyaltyError, NotFound
+from loyalty.errors import LoyaltyError, NotFound, OrderExists
 from loyalty.extensions import add_unless_exists, db
 from loyalty.ids import new_id
 from loyalty.models import Member, PaymentEvent, Purchase, StripePayment
@@ -169,13 +169,14 @@ def _apply_payment(payment: Payment | None, occurred_at: datetime) -> Outcome:
 
 
 def _record_purchase(member: Member, payment: Payment, occurred_at: datetime) -> Purchase:
-    existing = purchases.find_order("stripe", payment.key)
-    if existing is not None:  # recorded before this payment's state row existed
-        return existing
-    member = members.get_member(member.id, lock=True)
-    purchase, _ = purchases.record_purchase(
-        member, order_id=payment.key, amount=payment.amount, currency=payment.currency,
-        occurred_at=occurred_at, source="stripe", actor=SYSTEM)
+    """The payment's purchase for the (locked) member; one recorded before this payment's state
+    row existed is taken as it is."""
+    try:
+        purchase, _ = purchases.record_purchase(
+            member, order_id=payment.key, amount=payment.amount, currency=payment.currency,
+            occurred_at=occurred_at, source="stripe", actor=SYSTEM)
+    except OrderExists as exists:  # the same payment, stated by an event with another moment
+        purchase = purchases.get_purchase(exists.details["purchase_id"])
     return purchase
 
 
