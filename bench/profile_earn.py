@@ -87,11 +87,26 @@ def main():
         def hello():
             return client.get("/healthz")
 
+        # The ceiling in the same process, through its own test client (bench/bare_app.py).
+        os.environ["DATABASE_URL"] = db.url
+        import bare_app
+        bare = bare_app.app.test_client()
+        event.listen(bare_app.engine, "before_cursor_execute", _count)
+
+        def bare_earn():
+            response = bare.post("/earn", json={"member_id": random.choice(members), "order_id": f"b{next(counter)}",
+                                                "amount": random.randint(100, 100000), "currency": "usd"})
+            assert response.status_code == 201, response.get_data(as_text=True)
+
+        def bare_read():
+            assert bare.get(f"/members/{random.choice(members)}").status_code == 200
+
         print(f"# {args.db}: per request, in-process (test client), {args.requests} requests each\n")
         print("| endpoint | ms/request | SQL statements/request |\n|---|---:|---:|")
         shapes = {}
         for name, fn in [("GET /healthz", hello), ("GET /v1/members/{id}", read), ("POST /v1/purchases", earn),
-                         ("POST /v1/members/{id}/redemptions", redeem), ("POST /webhooks/stripe", webhook)]:
+                         ("POST /v1/members/{id}/redemptions", redeem), ("POST /webhooks/stripe", webhook),
+                         ("bare GET /members/{id}", bare_read), ("bare POST /earn", bare_earn)]:
             for _ in range(20):
                 fn()  # warm
             statements.clear()

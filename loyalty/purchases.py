@@ -150,6 +150,9 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
     The difference is one `reversal` entry: negative when money went back to the buyer,
     positive when it came back (a refund that failed, a dispute won).
     """
+    # The member is locked before its balance moves: taking FOR UPDATE after our own balance
+    # UPDATE would upgrade the row lock, which deadlocks with a concurrent posting queued on it.
+    member = ledger.lock_member(purchase.member_id)
     net = purchase.net_amount
     target = earning.earned_points(net, purchase.currency, purchase.earn_rate,
                                    purchase.tier_multiplier, purchase.campaign_multiplier)
@@ -161,7 +164,7 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
         ledger.post_entry(purchase.member_id, "reversal", delta, actor, purchase_id=purchase.id,
                           note=f"{reason}: net amount now {net}")
     db.session.flush()
-    tiers.after_refund(ledger.lock_member(purchase.member_id), purchase)
+    tiers.after_refund(member, purchase)
 
 
 def _settle_pending(purchase: Purchase, delta: int) -> int:

@@ -61,10 +61,12 @@ def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> 
 
 
 # qualifying_points_at(now) as a column of a member query, with the parameters of window_now().
-QUALIFYING_POINTS_NOW = _window_points(Member.id, bindparam("window_start"), bindparam("window_end")).scalar_subquery()
+QUALIFYING_POINTS_NOW = _window_points(
+    Member.id, bindparam("window_start"), bindparam("window_end")).scalar_subquery()
 
 
 def window_now() -> dict:
+    """The parameters of QUALIFYING_POINTS_NOW: the tier window ending now."""
     now = clock.now()
     return {"window_start": now - timedelta(days=get_program().tier_window_days), "window_end": now}
 

@@ -72,6 +72,27 @@ def test_simultaneous_refunds_never_exceed_the_purchase(server):
     assert server.flask("loyalty", "verify-ledger").returncode == 0
 
 
+def test_simultaneous_refunds_of_one_members_purchases_all_apply(server):
+    """Refunds of 16 different purchases of one member at once, beside purchases for that member:
+    every one is applied (no deadlock answered with a 503) and the balance is exact."""
+    admin = server.api_key("admin")
+    requests.patch(server.url + "/v1/program", json={"earn_rates": {"usd": "1"}}, headers=admin).raise_for_status()
+    member = requests.post(server.url + "/v1/members", json={"external_id": "many-refunds"}, headers=admin).json()
+    bought = [requests.post(server.url + "/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": f"many-{n}", "amount": 1000, "currency": "usd"}).json()
+        for n in range(16)]
+    refunds = [lambda purchase=purchase: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
+                                                       headers=admin, json={"amount": 500})
+               for purchase in bought]
+    more = [lambda n=n: requests.post(server.url + "/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": f"more-{n}", "amount": 1000, "currency": "usd"}) for n in range(8)]
+    responses = _at_once(refunds + more)
+    assert [r.status_code for r in responses] == [201] * 24, [r.text for r in responses if r.status_code != 201]
+    balance = requests.get(server.url + f"/v1/members/{member['id']}", headers=admin).json()["points"]["balance"]
+    assert balance == 16 * 5 + 8 * 10
+    assert server.flask("loyalty", "verify-ledger").returncode == 0
+
+
 def test_purchases_racing_across_a_threshold_see_the_upgrade(server):
     """Two purchases at once, one crossing Gold: the one applied second earns at Gold, and the
     history has one upgrade (the member row is read fresh once its lock is granted)."""
