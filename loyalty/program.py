@@ -38,7 +38,7 @@ def bump_tier_config() -> None:
         .values(tier_config_version=Program.tier_config_version + 1)
         .execution_options(synchronize_session=False)
     )
-    settings_cache.mark_written()  # a new settings revision too
+    settings_cache.note_written()
     db.session.expire(program, ["tier_config_version", "settings_revision"])
 
 

@@ -3,23 +3,21 @@
 Every earn and balance read needs them and they rarely change, so each process keeps the rows it
 last read, labelled with the program's `settings_revision` at the time. A transaction learns the
 current revision once (authentication reads it with the credential) and reuses kept rows only
-when their label matches. Every flush that touches a settings row gives the program a new random
-revision in the same transaction, so other processes see a change from their next transaction
-on, as they would without the cache. The transaction that writes reads its own uncommitted rows
-from the database and keeps nothing.
-
-Writing these tables outside the application (raw SQL) must set a new `settings_revision` too.
+when their label matches. Database triggers (models/triggers.py) give the program a new random
+revision with every change to these tables, whoever makes it, in the same transaction: other
+processes see a change from their next transaction on, as they would without the cache. A
+transaction that writes settings reads its own uncommitted rows from the database and keeps
+nothing.
 """
 import pickle
 
-from sqlalchemy import Row, event, select, update
+from sqlalchemy import Row, event, select
 from sqlalchemy.engine import FrozenResult, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.loading import merge_frozen_result
 
 from loyalty.extensions import db, once_per_transaction, per_transaction
 from loyalty.models import Campaign, Program, Tier
-from loyalty.models.program import new_settings_revision
 
 SETTINGS_MODELS = (Program, Tier, Campaign)
 
@@ -55,7 +53,11 @@ def objects(key: str, statement) -> Result:
     The objects are this session's own, as if just loaded: relationships and identity work.
     """
     session = db.session()
-    frozen, was_kept = _kept_or_loaded(key, lambda: session.execute(statement).freeze(), _detached)
+    if _writing_settings(session):
+        return session.execute(statement)
+    # populate_existing: what is kept comes from this read, not from objects the session held.
+    fresh = statement.execution_options(populate_existing=True)
+    frozen, was_kept = _kept_or_loaded(key, lambda: session.execute(fresh).freeze(), _detached)
     return merge_frozen_result(session, statement, frozen, load=False)() if was_kept else frozen()
 
 
@@ -83,16 +85,13 @@ def _detached(frozen: FrozenResult) -> FrozenResult:
     return pickle.loads(pickle.dumps(frozen))
 
 
-def mark_written(session: Session | None = None) -> None:
-    """This transaction changed settings: new revision, and no kept rows for it from now on."""
-    session = session or db.session()
-    per_transaction(session)["settings_written"] = True
-    program = Program.__table__
-    session.connection().execute(
-        update(program).where(program.c.id == 1).values(settings_revision=new_settings_revision()))
+def note_written(session: Session | None = None) -> None:
+    """This transaction changed settings (the triggers gave them a new revision): from now on it
+    reads them from the database and keeps nothing."""
+    per_transaction(session or db.session())["settings_written"] = True
 
 
 @event.listens_for(Session, "before_flush")
-def _revise_on_flush(session, flush_context, instances):
+def _note_flushed_settings(session, flush_context, instances):
     if _settings_pending(session):
-        mark_written(session)
+        note_written(session)

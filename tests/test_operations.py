@@ -65,6 +65,26 @@ def test_api_is_503_not_500_when_the_database_is_unreachable(unreachable_app):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+def test_the_api_description_needs_no_database(unreachable_app):
+    assert unreachable_app.test_client().get("/openapi.json").status_code == 200
+
+
+def test_api_is_503_when_no_database_connection_is_free(client, admin, monkeypatch):
+    """A connection pool still exhausted after its timeout is a busy service (503), not a crash."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from loyalty import members
+
+    def exhausted(member_id):
+        raise PoolTimeout("QueuePool limit of size 5 overflow 5 reached, connection timed out")
+
+    monkeypatch.setattr(members, "get_member_with_progress", exhausted)
+    response = client.get("/v1/members/mem_any", headers=admin)
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
+
+
 # --- /openapi.json and /docs -----------------------------------------------------------------
 
 @pytest.fixture

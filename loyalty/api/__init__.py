@@ -34,10 +34,14 @@ def init_api(app) -> LoyaltyApi:
     return api
 
 
+RESOURCE_BLUEPRINTS = {blueprint.name for blueprint in BLUEPRINTS}
+
+
 def _mark_reads():
     if request.method in ("GET", "HEAD"):
         g.reading_only = reading_only.set(True)
-        read_without_transaction()
+        if request.blueprint in RESOURCE_BLUEPRINTS:  # not /openapi.json, /docs or a 404
+            read_without_transaction()
 
 
 def _unmark_reads(error=None):

@@ -4,6 +4,7 @@ import logging
 import marshmallow as ma
 from flask import current_app, jsonify
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from loyalty.errors import LoyaltyError
@@ -90,6 +91,12 @@ def handle_database_unavailable(error: DBAPIError):
                           headers={"Retry-After": "5"})
 
 
+def handle_pool_exhausted(error: PoolTimeout):
+    log.warning("no database connection free within the pool timeout")
+    return error_response(503, "service_unavailable", "The service is busy; try again.",
+                          headers={"Retry-After": "5"})
+
+
 def _connection_lost(error: DBAPIError) -> bool:
     if error.connection_invalidated:
         return True
@@ -111,4 +118,5 @@ def register_error_handlers(app):
     app.register_error_handler(LoyaltyError, handle_loyalty_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeout, handle_pool_exhausted)
     app.register_error_handler(Exception, handle_unexpected)

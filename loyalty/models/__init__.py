@@ -1,4 +1,5 @@
 """Every table. Models import nothing from loyalty beyond extensions, ids and each other."""
+from loyalty.extensions import db
 from loyalty.models.auth import ApiKey, AuthToken, LoginFailure, Staff
 from loyalty.models.campaigns import Campaign
 from loyalty.models.idempotency import IdempotencyKey
@@ -7,6 +8,9 @@ from loyalty.models.payments import PaymentEvent, StripeCharge, StripePayment
 from loyalty.models.program import Program
 from loyalty.models.rewards import Redemption, Reward
 from loyalty.models.tiers import Tier, TierChange
+from loyalty.models.triggers import install_settings_revision
+
+install_settings_revision(db.metadata)
 
 __all__ = [
     "ApiKey", "AuthToken", "Campaign", "IdempotencyKey", "LedgerEntry", "LoginFailure", "Member",

@@ -1,4 +1,5 @@
-"""The database refuses to change or remove a ledger entry, whoever asks."""
+"""Rules the database keeps, whoever writes: the ledger is append-only, and any change to the
+program, the tiers or the campaigns gives the program a new settings revision."""
 from sqlalchemy import DDL, event
 
 SQLITE_GUARD = [
@@ -19,3 +20,35 @@ def install_ledger_guard(table):
     for dialect, statements in (("sqlite", SQLITE_GUARD), ("postgresql", POSTGRES_GUARD)):
         for statement in statements:
             event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+
+
+# Every worker keeps the settings rows it read under the revision it read them at
+# (loyalty.settings_cache): a change made by any writer must show as a new revision.
+SQLITE_NEW_REVISION = "UPDATE program SET settings_revision = lower(hex(randomblob(16))) WHERE id = 1"
+SQLITE_SETTINGS = [
+    # Only when the UPDATE did not set a new revision itself (so the trigger's own UPDATE stops).
+    f"""CREATE TRIGGER IF NOT EXISTS program_settings_revision AFTER UPDATE ON program
+        WHEN NEW.settings_revision IS OLD.settings_revision BEGIN {SQLITE_NEW_REVISION}; END""",
+    *(f"""CREATE TRIGGER IF NOT EXISTS {table}_settings_revision_{event} AFTER {event.upper()} ON {table}
+          BEGIN {SQLITE_NEW_REVISION}; END"""
+      for table in ("tiers", "campaigns") for event in ("insert", "update", "delete")),
+]
+POSTGRES_SETTINGS = [
+    """CREATE OR REPLACE FUNCTION program_new_settings_revision() RETURNS trigger AS $$
+       BEGIN NEW.settings_revision := md5(random()::text || clock_timestamp()::text); RETURN NEW; END
+       $$ LANGUAGE plpgsql""",
+    """CREATE OR REPLACE TRIGGER program_settings_revision BEFORE UPDATE ON program
+       FOR EACH ROW EXECUTE FUNCTION program_new_settings_revision()""",
+    """CREATE OR REPLACE FUNCTION settings_changed() RETURNS trigger AS $$
+       BEGIN UPDATE program SET settings_revision = md5(random()::text || clock_timestamp()::text)
+             WHERE id = 1; RETURN NULL; END $$ LANGUAGE plpgsql""",
+    *(f"""CREATE OR REPLACE TRIGGER {table}_settings_revision AFTER INSERT OR UPDATE OR DELETE ON {table}
+          FOR EACH STATEMENT EXECUTE FUNCTION settings_changed()""" for table in ("tiers", "campaigns")),
+]
+
+
+def install_settings_revision(metadata):
+    """Once create_all has made every table (the tiers' and campaigns' triggers name program)."""
+    for dialect, statements in (("sqlite", SQLITE_SETTINGS), ("postgresql", POSTGRES_SETTINGS)):
+        for statement in statements:
+            event.listen(metadata, "after_create", DDL(statement).execute_if(dialect=dialect))
