@@ -63,13 +63,15 @@ def objects(key: str, statement) -> Result:
 
 def rows(key: str, statement) -> list[Row]:
     """The rows of `statement` (columns, no ORM objects), from this process's copy while current."""
-    return _kept_or_loaded(key, lambda: db.session.execute(statement).all())[0]
+    session = db.session()
+    if _writing_settings(session):
+        return session.execute(statement).all()
+    return _kept_or_loaded(key, lambda: session.execute(statement).all())[0]
 
 
 def _kept_or_loaded(key: str, load, copy=lambda value: value) -> tuple:
-    """(value, True) if this process keeps `key` for the current revision, else (load(), False)."""
-    if _writing_settings(db.session()):
-        return load(), False
+    """(value, True) if this process keeps `key` for the current revision, else (load(), False).
+    Only for a transaction that has not written settings (the callers check)."""
     revision = _revision()
     kept = _kept.get(key)
     if revision is not None and kept is not None and kept[0] == revision:
