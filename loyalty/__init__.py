@@ -3,6 +3,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from config import Config
 from loyalty.extensions import db, engine_options, limiter, migrate
@@ -11,12 +12,24 @@ from loyalty.extensions import db, engine_options, limiter, migrate
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, the API, error handlers, CLI commands."""
     app = Flask(__name__, static_folder=None)
+    app.session_interface = NoCookieSessions()
     configure(app, test_config)
     register_extensions(app)
     register_api(app)
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+class NoCookieSessions(SessionInterface):
+    """The API is stateless (bearer credentials): no session cookie to read, verify or sign on
+    each request, as Flask would do by default."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        pass
 
 
 def configure(app: Flask, test_config: dict | None) -> None:
@@ -39,6 +52,13 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     limiter.init_app(app)
+    if not app.config.get("RATELIMIT_DEFAULT") and not app.config.get("RATELIMIT_APPLICATION"):
+        # Only per-endpoint limits (staff login), which their decorators check themselves. The
+        # app-wide check Flask-Limiter adds before every request would find nothing to apply,
+        # for about a seventh of a balance read's CPU (bench/README.md).
+        hooks = app.before_request_funcs.get(None, [])
+        if limiter._check_request_limit in hooks:  # not there with RATELIMIT_ENABLED off
+            hooks.remove(limiter._check_request_limit)
 
 
 def register_api(app: Flask) -> None:

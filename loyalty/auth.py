@@ -7,9 +7,10 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select
 
 from loyalty import clock, settings_cache
+from loyalty.actors import Actor
+from loyalty.direct_sql import DirectQuery
 from loyalty.errors import Unauthenticated
 from loyalty.extensions import db
-from loyalty.actors import Actor
 from loyalty.models import ApiKey, AuthToken, Member, Staff
 
 API_KEY_PREFIX = "lk_"
@@ -48,14 +49,13 @@ def authenticate(credential: str) -> Actor:
     raise Unauthenticated()
 
 
-# Every request runs these: built once, they cost only their execution. The settings revision
-# rides along so that settings can come from this process's cache (loyalty.settings_cache).
-# Columns, not objects: nothing here is changed, and rows cost less to load.
-API_KEY_BY_LOOKUP = (
+# Every request runs one of these (on the driver's cursor: loyalty.direct_sql). The settings
+# revision rides along so that settings can come from this process's cache (settings_cache).
+API_KEY_BY_LOOKUP = DirectQuery(
     select(ApiKey.id, ApiKey.role, ApiKey.secret_hash, ApiKey.revoked_at, settings_cache.REVISION)
     .where(ApiKey.lookup == bindparam("lookup"))
 )
-TOKEN_BY_HASH = (
+TOKEN_BY_HASH = DirectQuery(
     select(AuthToken.id, AuthToken.kind, AuthToken.staff_id, AuthToken.member_id, AuthToken.expires_at,
            AuthToken.revoked_at, Staff.role, Staff.active, Member.status, settings_cache.REVISION)
     .outerjoin(Staff, Staff.id == AuthToken.staff_id)
@@ -66,7 +66,7 @@ TOKEN_BY_HASH = (
 
 def _actor_for_api_key(credential: str) -> Actor:
     lookup, _, secret = credential[len(API_KEY_PREFIX):].partition("_")
-    key = db.session.execute(API_KEY_BY_LOOKUP, {"lookup": lookup}).one_or_none()
+    key = API_KEY_BY_LOOKUP.first(lookup=lookup)
     if key is None or key.revoked_at is not None:
         raise Unauthenticated()
     settings_cache.remember_revision(key.settings_revision)
@@ -76,7 +76,7 @@ def _actor_for_api_key(credential: str) -> Actor:
 
 
 def _actor_for_token(credential: str) -> Actor:
-    token = db.session.execute(TOKEN_BY_HASH, {"token_hash": _sha256(credential)}).one_or_none()
+    token = TOKEN_BY_HASH.first(token_hash=_sha256(credential))
     if token is None:
         raise Unauthenticated()
     settings_cache.remember_revision(token.settings_revision)

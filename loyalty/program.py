@@ -18,6 +18,14 @@ def get_program() -> Program:
 
 
 PROGRAM = select(Program).where(Program.id == 1)
+PROGRAM_ROW = select(*(getattr(Program, prop.key) for prop in Program.__mapper__.column_attrs)).where(Program.id == 1)
+
+
+def program_row():
+    """get_program() as a plain row, for reads that only look: kept per process and shared as it
+    is, with no ORM object to bring into the session."""
+    rows = once_per_transaction("program_row", lambda: settings_cache.rows("program_row", PROGRAM_ROW))
+    return rows[0] if rows else get_program()  # a fresh database: get_program writes the defaults
 
 
 def _load_program() -> Program:

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, case, func, select
 from loyalty import clock, settings_cache
 from loyalty.extensions import db, once_per_transaction
 from loyalty.models import Member, Purchase, Tier, TierChange
-from loyalty.program import get_program
+from loyalty.program import get_program, program_row
 
 
 LIVE_TIERS = select(Tier).where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points)
@@ -68,7 +68,7 @@ QUALIFYING_POINTS_NOW = _window_points(
 def window_now() -> dict:
     """The parameters of QUALIFYING_POINTS_NOW: the tier window ending now."""
     now = clock.now()
-    return {"window_start": now - timedelta(days=get_program().tier_window_days), "window_end": now}
+    return {"window_start": now - timedelta(days=program_row().tier_window_days), "window_end": now}
 
 
 def current(member: Member) -> Tier | None:
@@ -226,14 +226,36 @@ def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) 
 
 
 # -- reading ---------------------------------------------------------------------------------
+# What a member is shown: from plain rows of the ladder (kept per process, shared as they are),
+# for an ORM Member or a members.MemberView alike.
 
-def progress(member: Member) -> dict:
+LIVE_TIER_ROWS = (select(Tier.id, Tier.key, Tier.name, Tier.min_qualifying_points)
+                  .where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points))
+
+
+def ladder_rows() -> list:
+    """ladder(), as rows of id, key, name and min_qualifying_points."""
+    return once_per_transaction("ladder_rows", lambda: settings_cache.rows("ladder_rows", LIVE_TIER_ROWS))
+
+
+def shown_tier(member):
+    """current(member), as a row of the ladder (or the deleted tier the member still holds)."""
+    tiers = ladder_rows()
+    if member.tier_reached_at is None:
+        return _entry(tiers)
+    if member.tier_id is None:
+        return None
+    held = [tier for tier in tiers if tier.id == member.tier_id]
+    return held[0] if held else db.session.get(Tier, member.tier_id)
+
+
+def progress(member) -> dict:
     """The member's tier_progress: window points, the next tier and the date the tier is held until."""
-    tiers = ladder()
-    points = member.qualifying_points_now
+    tiers = ladder_rows()
+    points = getattr(member, "qualifying_points_now", None)  # a members.MemberView carries them
     if points is None:
-        points = qualifying_points_at(member.id, clock.now(), get_program().tier_window_days)
-    above = [tier for tier in tiers if _rank(tier) > _rank(current(member))]
+        points = qualifying_points_at(member.id, clock.now(), program_row().tier_window_days)
+    above = [tier for tier in tiers if _rank(tier) > _rank(shown_tier(member))]
     next_tier = above[0] if above else None
     return {
         "qualifying_points": points,

@@ -127,12 +127,12 @@ def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(client, cash
         assert log_in(client).status_code == 201
 
 
-def _limited_app(storage_uri):
+def _limited_app(storage_uri, **config):
     from loyalty import create_app
 
     return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(False),
                        "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": storage_uri,
-                       "LOGIN_RATE_LIMIT": "3/minute"})
+                       "LOGIN_RATE_LIMIT": "3/minute", **config})
 
 
 def _redis_up() -> bool:
@@ -160,6 +160,15 @@ def test_login_requests_are_rate_limited_per_address(storage):
                            environ_base=address)
     assert response.get_json()["error"]["code"] == "rate_limited"
     assert "Retry-After" in response.headers
+
+
+def test_a_default_limit_applies_to_every_endpoint():
+    """RATELIMIT_DEFAULT keeps Flask-Limiter's check before every request (it is left out only
+    when no app-wide limit is set, the login's own limit being checked by its decorator)."""
+    client = _limited_app("memory://", RATELIMIT_DEFAULT="2/minute").test_client()
+    address = {"REMOTE_ADDR": f"10.8.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"}
+    answers = [client.get("/v1/program", environ_base=address).status_code for _ in range(3)]
+    assert answers == [401, 401, 429]
 
 
 def test_parallel_wrong_passwords_are_counted_one_after_another(live_server):

@@ -59,7 +59,7 @@ class MemberSchema(MemberInSchema):
     status = ma.fields.String(dump_only=True)
     enrolled_at = Timestamp(dump_only=True)
     points = Computed(PointsSchema, lambda m: {"balance": m.points_balance, "pending": m.points_pending})
-    tier = Computed(TierRefSchema, lambda m: tiers.current(m), allow_none=True)
+    tier = Computed(TierRefSchema, lambda m: tiers.shown_tier(m), allow_none=True)
     tier_progress = Computed(TierProgressSchema, lambda m: tiers.progress(m))
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 from functools import partial
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty.extensions import db
 from loyalty.ids import new_id
@@ -52,9 +52,6 @@ class Member(db.Model):
     tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
 
     tier = relationship("Tier", lazy="joined")
-    # Qualifying points in the tier window as of now, when the query asked for them
-    # (members.get_member_with_progress); None otherwise.
-    qualifying_points_now: Mapped[int | None] = query_expression()
 
 
 class Purchase(db.Model):

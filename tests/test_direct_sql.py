@@ -1,0 +1,96 @@
+"""DirectQuery (loyalty.direct_sql) gives exactly what SQLAlchemy's own execution gives."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from loyalty import auth, members, tiers
+from loyalty.extensions import db
+from loyalty.models import Member
+
+from tests.test_tiers import day, ladder, run_jobs, shop, stamp  # noqa: F401  (fixtures)
+
+REVOKED = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+
+
+def same_as_sqlalchemy(query, **params):
+    """The DirectQuery's row, checked against db.session.execute of the same statement."""
+    direct = query.first(**params)
+    ordinary = db.session.execute(query.statement, params).first()
+    if ordinary is None:
+        assert direct is None
+        return None
+    assert direct._fields == tuple(ordinary._fields)
+    assert tuple(direct) == tuple(ordinary)
+    for ours, theirs in zip(direct, ordinary):
+        assert type(ours) is type(theirs)
+        if isinstance(ours, datetime):
+            assert ours.utcoffset() == theirs.utcoffset() == timedelta(0)
+    return direct
+
+
+def test_api_key_look_up(program):
+    key, _ = auth.create_api_key("revoked", "storefront")
+    key.revoked_at = REVOKED
+    db.session.flush()
+    row = same_as_sqlalchemy(auth.API_KEY_BY_LOOKUP, lookup=key.lookup)
+    assert (row.id, row.role, row.revoked_at) == (key.id, "storefront", REVOKED)
+    assert row.settings_revision is not None
+    assert same_as_sqlalchemy(auth.API_KEY_BY_LOOKUP, lookup="nothing-here") is None
+
+
+def test_token_look_ups_for_staff_and_customers(client, admin, storefront, enroll):
+    assert client.post("/v1/staff", headers=admin, json={
+        "email": "d@shop.test", "name": "D", "role": "manager", "password": "a long enough password"}
+    ).status_code == 201
+    staff_token = client.post("/v1/staff/sessions", json={
+        "email": "d@shop.test", "password": "a long enough password"}).get_json()["token"]
+    member = enroll()
+    customer_token = client.post(f"/v1/members/{member['id']}/access-tokens", headers=storefront).get_json()["token"]
+
+    staff = same_as_sqlalchemy(auth.TOKEN_BY_HASH, token_hash=auth._sha256(staff_token))
+    assert (staff.kind, staff.role, staff.active, staff.status) == ("staff", "manager", True, None)
+    customer = same_as_sqlalchemy(auth.TOKEN_BY_HASH, token_hash=auth._sha256(customer_token))
+    assert (customer.kind, customer.member_id, customer.status, customer.role) == (
+        "customer", member["id"], "active", None)
+    assert customer.expires_at > datetime.now(timezone.utc)
+
+
+def test_member_view_with_every_kind_of_column(client, admin, enroll, program):
+    member = enroll(email="V@Shop.test", name="Vee", phone="+1 555", birthday="1990-02-03",
+                    metadata={"store": "north"})
+    client.post("/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": "view-1", "amount": 2500, "currency": "usd"})
+    row = same_as_sqlalchemy(members.MEMBER_VIEW, member_id=member["id"], **tiers.window_now())
+    assert isinstance(row, members.MemberView)
+    assert (row.email, row.birthday, row.attributes) == ("v@shop.test", date(1990, 2, 3), {"store": "north"})
+    assert (row.points_balance, row.qualifying_points_now) == (25, 25)
+    assert row.last_purchase_at.tzinfo is not None
+    ormed = db.session.get(Member, member["id"])
+    assert all(getattr(row, key) == getattr(ormed, key) for key in row._fields if key != "qualifying_points_now")
+
+
+def test_a_driver_error_is_sqlalchemys_error(app):
+    """Driver errors reach the caller as SQLAlchemy's exceptions (the API maps those to 4xx/503)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        assert auth.API_KEY_BY_LOOKUP.first(lookup="nul\x00byte") is None  # SQLite stores NUL
+        return
+    with pytest.raises(DBAPIError):
+        auth.API_KEY_BY_LOOKUP.first(lookup="nul\x00byte")
+
+
+def test_a_deleted_tier_still_held_is_shown_until_run_jobs_moves_the_member(client, admin, shop, ladder, at):
+    shop(600, day(0))
+    with at(stamp(day(5))):
+        assert client.delete(f"/v1/tiers/{ladder['silver']['id']}", headers=admin).status_code == 200
+    shown = shop.state(day(5))
+    assert shown["tier"] == {"key": "silver", "name": "Silver"}
+    assert shown["tier_progress"]["next_tier"] == "gold"
+    run_jobs(day(5))
+    assert shop.state(day(5))["tier"] == {"key": "bronze", "name": "Bronze"}
+
+
+def test_unknown_member_is_404(client, admin):
+    response = client.get("/v1/members/mem_nope", headers=admin)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
