@@ -1,6 +1,6 @@
-"""One-row reads that run on every request, executed on the driver's cursor.
+"""The statements every request runs, executed on the driver's cursor.
 
-Authentication and the balance read run on nearly every request. For a one-row SELECT,
+Authentication, the balance read and the earn's own statements run on nearly every request. For a one-row statement,
 SQLAlchemy's execution layer (execution context, result metadata, events) costs about twice the
 driver's own work: the API-key look-up takes 377k CPU instructions through `Connection.execute`
 and 121k on the cursor (callgrind, PostgreSQL; bench/README.md). A DirectQuery is a Core SELECT
@@ -10,17 +10,19 @@ driver errors handed to SQLAlchemy's own handling (wrapping, disconnect detectio
 invalidation), so callers see exactly what `db.session.execute(statement).first()` would give.
 tests/test_direct_sql.py holds every DirectQuery to that.
 """
+import functools
 from collections import namedtuple
 
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import make_transient_to_detached
 
-from loyalty.extensions import db
+from loyalty.extensions import db, insert_unless_exists_statement
 
 
 class DirectQuery:
-    def __init__(self, statement, row_class=None):
+    def __init__(self, statement, name: str = "Row"):
         self.statement = statement
-        self.row_class = row_class or namedtuple("Row", statement.selected_columns.keys())
+        self.row_class = namedtuple(name, statement.exported_columns.keys())
         self._compiled: dict[str, tuple] = {}
 
     def first(self, **params):
@@ -42,6 +44,9 @@ class DirectQuery:
     def _compile(self, connection: Connection) -> tuple:
         dialect = connection.dialect
         compiled = self.statement.compile(dialect=dialect)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # Column defaults computed in Python at execution time: only SQLAlchemy runs them.
+            raise ValueError(f"a DirectQuery needs every value given: {compiled.string}")
         binds = {name: _processor(bind.type, dialect, "bind") for name, bind in compiled.binds.items()}
         names = compiled.positiontup if compiled.positional else None
 
@@ -52,7 +57,7 @@ class DirectQuery:
                     values[name] = process(values[name])
             return [values[name] for name in names] if names is not None else values
 
-        results = [_processor(column.type, dialect, "result") for column in self.statement.selected_columns]
+        results = [_processor(column.type, dialect, "result") for column in self.statement.exported_columns]
         make = self.row_class._make
 
         def process_row(row):
@@ -67,3 +72,21 @@ def _processor(type_, dialect: Dialect, kind: str):
     if kind == "bind":
         return implementation.bind_processor(dialect)
     return implementation.result_processor(dialect, None)
+
+
+def add_unless_exists(instance, unique_columns: list[str]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING of a new ORM object with every column set; True if it
+    went in. Once inserted, it is in the session as a loaded, persistent object (no flush, no read
+    back). Safe against a concurrent insert of the same key."""
+    columns = {column.key: getattr(instance, column.key) for column in instance.__table__.columns}
+    dialect = db.session.get_bind().dialect.name
+    if _insert_unless_exists(dialect, instance.__table__, tuple(unique_columns)).first(**columns) is None:
+        return False
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return True
+
+
+@functools.cache
+def _insert_unless_exists(dialect: str, table, unique_columns: tuple[str, ...]) -> DirectQuery:
+    return DirectQuery(insert_unless_exists_statement(dialect, table, unique_columns))

@@ -9,7 +9,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase, Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -88,23 +88,12 @@ def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool
     Cheaper than a look-up plus a savepoint, and safe against a concurrent insert of the same key.
     """
     dialect = db.session.get_bind().dialect.name
-    statement = _insert_unless_exists(dialect, model.__table__, tuple(unique_columns))
+    statement = insert_unless_exists_statement(dialect, model.__table__, tuple(unique_columns))
     return db.session.execute(statement, values).first() is not None
 
 
-def add_unless_exists(instance, unique_columns: list[str]) -> bool:
-    """insert_unless_exists for a new ORM object with every column set; once inserted, it is in
-    the session as a loaded, persistent object (no flush, no read back)."""
-    columns = {column.key: getattr(instance, column.key) for column in instance.__table__.columns}
-    if not insert_unless_exists(type(instance), columns, unique_columns):
-        return False
-    make_transient_to_detached(instance)
-    db.session.add(instance)
-    return True
-
-
 @functools.cache
-def _insert_unless_exists(dialect: str, table, unique_columns: tuple[str, ...]):
+def insert_unless_exists_statement(dialect: str, table, unique_columns: tuple[str, ...]):
     # Built once with the values left as parameters: building per call costs more than running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (insert(table).on_conflict_do_nothing(index_elements=unique_columns)
@@ -134,8 +123,9 @@ def once_per_transaction(key: str, load):
     return cache[key]
 
 
-def forget(key: str) -> None:
-    per_transaction(db.session()).pop(key, None)
+def forget(*keys: str) -> None:
+    for key in keys:
+        per_transaction(db.session()).pop(key, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

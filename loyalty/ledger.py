@@ -11,11 +11,12 @@ reach the ledger when they vest. Nothing here commits: the caller's edge does.
 import functools
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import lazyload, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from loyalty import clock
 from loyalty.actors import Actor
+from loyalty.direct_sql import DirectQuery
 from loyalty.errors import InsufficientPoints
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
@@ -24,15 +25,28 @@ LOCK_MEMBER = (
     select(Member).where(Member.id == bindparam("member_id")).with_for_update()
     .options(lazyload(Member.tier)).execution_options(populate_existing=True)
 )
+# Every column of a member, named as the Member's attributes (for reads that skip the ORM).
+MEMBER_COLUMNS = [getattr(Member, prop.key).label(prop.key) for prop in Member.__mapper__.column_attrs]
+LOCK_MEMBER_ROW = DirectQuery(select(*MEMBER_COLUMNS).where(Member.id == bindparam("member_id")).with_for_update())
 
 
 def lock_member(member_id: str) -> Member | None:
     """The member's row, locked until commit and read fresh (None if there is no such member).
 
     Locked without the tier join: PostgreSQL would hand back the joined tier columns from before
-    the wait. populate_existing, so an object read earlier in the request is brought up to date.
+    the wait. A member this session already holds is refreshed (populate_existing); otherwise the
+    locked row is read on the driver's cursor and made the session's Member, as if loaded.
     """
-    return db.session.execute(LOCK_MEMBER, {"member_id": member_id}).scalar_one_or_none()
+    db.session.flush()  # as the ORM's autoflush would before a query
+    if db.session.identity_map.get(identity_key(Member, member_id)) is not None:
+        return db.session.execute(LOCK_MEMBER, {"member_id": member_id}).scalar_one_or_none()
+    row = LOCK_MEMBER_ROW.first(member_id=member_id)
+    if row is None:
+        return None
+    member = Member(**row._asdict())
+    make_transient_to_detached(member)
+    db.session.add(member)
+    return member
 
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
@@ -47,20 +61,18 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
         raise ValueError("a ledger entry moves at least one point")
     db.session.flush()  # what the entry refers to (a redemption, say) goes in first
     member_changes = member_changes or {}
-    balance = {"member_id": member_id, "points": points,
+    balance = {"member_id": member_id, "points": points, "updated_at": clock.now(),
                **{f"set_{name}": value for name, value in member_changes.items()}}
     entry = {
         "member_id": member_id, "type": entry_type, "points": points, "actor_type": actor.type,
         "actor_id": actor.id, "purchase_id": purchase_id, "redemption_id": redemption_id, "note": note,
         "location": location, "dedupe_key": dedupe_key, "created_at": created_at or clock.now(),
     }
-    dialect = db.session.get_bind().dialect.name
-    posting = _posting(dialect, require_funds, tuple(member_changes))
-    if dialect == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         entry_values = {f"entry_{key}": value for key, value in entry.items()}
-        row = db.session.execute(posting, {**balance, **entry_values}).first()
+        row = _posting(require_funds, tuple(member_changes)).first(**balance, **entry_values)
     else:
-        row = _post_in_two_statements(posting, balance, entry)
+        row = _post_in_two_statements(_balance_moved(require_funds, tuple(member_changes)), balance, entry)
     if row is None:
         if require_funds:
             raise InsufficientPoints(needed=-points)
@@ -74,29 +86,32 @@ ENTRY_COLUMNS = ("member_id", "type", "points", "actor_type", "actor_id", "purch
 
 
 @functools.cache
-def _posting(dialect: str, require_funds: bool, member_columns: tuple[str, ...]):
-    """A posting's statement, built once per shape with every value a parameter.
-
-    A conditional UPDATE ... RETURNING moves the balance (no row: no such member, or too few points
-    for a debit that needs them) and the entry is inserted with the balance it returned. PostgreSQL
-    runs both as one statement; SQLite, with no UPDATE inside WITH, gets the UPDATE alone here and
-    runs the INSERT after it.
-    """
-    members, entries = Member.__table__, LedgerEntry.__table__
+def _balance_moved(require_funds: bool, member_columns: tuple[str, ...]):
+    """The conditional UPDATE ... RETURNING that moves the balance, built once per shape with
+    every value a parameter. No row: no such member, or too few points for a debit that needs them."""
+    members = Member.__table__
     moved = (
         update(members).where(members.c.id == bindparam("member_id"))
         .values(points_balance=members.c.points_balance + bindparam("points"),
+                updated_at=bindparam("updated_at"),  # given, not left to the column's onupdate
                 **{name: bindparam(f"set_{name}") for name in member_columns})
         .returning(members.c.points_balance)
     )
     if require_funds:
         moved = moved.where(members.c.points_balance + bindparam("points") >= 0)
-    if dialect != "postgresql":
-        return moved
-    moved = moved.cte("moved")
+    return moved
+
+
+@functools.cache
+def _posting(require_funds: bool, member_columns: tuple[str, ...]) -> DirectQuery:
+    """PostgreSQL: the balance UPDATE and the entry INSERT (with the balance it returned) as one
+    statement, run on the driver's cursor. SQLite has no UPDATE inside WITH: _post_in_two_statements."""
+    entries = LedgerEntry.__table__
+    moved = _balance_moved(require_funds, member_columns).cte("moved")
     values = [bindparam(f"entry_{name}", type_=entries.c[name].type) for name in ENTRY_COLUMNS]
-    return (insert(entries).from_select([*ENTRY_COLUMNS, "balance_after"], select(*values, moved.c.points_balance))
-            .add_cte(moved).returning(*entries.c))
+    return DirectQuery(
+        insert(entries).from_select([*ENTRY_COLUMNS, "balance_after"], select(*values, moved.c.points_balance))
+        .add_cte(moved).returning(*entries.c))
 
 
 INSERT_ENTRY = insert(LedgerEntry.__table__).returning(*LedgerEntry.__table__.c)

@@ -1,6 +1,4 @@
 """Enrolment, profile changes, look-ups and closing of members."""
-from collections import namedtuple
-
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -64,20 +62,14 @@ def get_member(member_id: str, *, lock: bool = False) -> Member:
     return member
 
 
-_COLUMN_KEYS = [prop.key for prop in Member.__mapper__.column_attrs]
-
-
 # A member as read for display (GET, never changed): the Member's column attributes and its tier
 # window points as of now. Cheaper to load than an ORM object.
-MemberView = namedtuple("MemberView", [*_COLUMN_KEYS, "qualifying_points_now"])
-
-
 MEMBER_VIEW = DirectQuery(
-    select(*(getattr(Member, key).label(key) for key in _COLUMN_KEYS),
-           tiers.QUALIFYING_POINTS_NOW.label("qualifying_points_now"))
+    select(*ledger.MEMBER_COLUMNS, tiers.QUALIFYING_POINTS_NOW.label("qualifying_points_now"))
     .where(Member.id == bindparam("member_id")),
-    row_class=MemberView,
+    name="MemberView",
 )
+MemberView = MEMBER_VIEW.row_class
 
 
 def get_member_with_progress(member_id: str) -> MemberView:

@@ -5,7 +5,7 @@ from sqlalchemy import select, update
 
 from loyalty import settings_cache
 from loyalty.errors import CurrencyNotEnabled, ValidationFailed
-from loyalty.extensions import db, insert_unless_exists, once_per_transaction
+from loyalty.extensions import db, forget, insert_unless_exists, once_per_transaction
 from loyalty.models import Program
 
 
@@ -47,6 +47,7 @@ def bump_tier_config() -> None:
         .execution_options(synchronize_session=False)
     )
     settings_cache.note_written()
+    forget("program_row")
     db.session.expire(program, ["tier_config_version", "settings_revision"])
 
 
@@ -57,6 +58,7 @@ def update_program(changes: dict) -> Program:
         bump_tier_config()  # run-jobs re-evaluates every member
     for field, value in changes.items():
         setattr(program, field, value)
+    forget("program_row")
     if program.expiry_policy != "none" and not program.expiry_days:
         raise ValidationFailed(
             "expiry_days is required when expiry_policy is not none",

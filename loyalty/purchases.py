@@ -7,10 +7,11 @@ from sqlalchemy import select, update
 from loyalty import campaigns, clock, earning, ledger, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import MemberInactive, NotFound, OrderExists, RefundExceedsPurchase
-from loyalty.extensions import add_unless_exists, db
+from loyalty.direct_sql import add_unless_exists
+from loyalty.extensions import db
 from loyalty.ids import new_id
 from loyalty.models import Member, Purchase, Refund
-from loyalty.program import earn_rate, get_program
+from loyalty.program import earn_rate, program_row
 
 
 def _fingerprint(member_id: str, amount: int, currency: str, occurred_at: datetime | None) -> str:
@@ -50,7 +51,7 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
 
 def _priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> Purchase:
     """A new purchase with its points worked out (Rules: Earning), not yet stored."""
-    program = get_program()
+    program = program_row()
     rate = earn_rate(program, currency)
     purchase = Purchase(
         id=new_id("pur"), member_id=member.id, order_id=order_id, source=source, amount=amount,

@@ -38,7 +38,7 @@ def _check_unique(tier: Tier) -> None:
 
 
 def _save(tier: Tier) -> Tier:
-    forget("ladder")
+    forget("ladder", "ladder_rows")
     _check_unique(tier)
     try:
         with db.session.begin_nested():
@@ -70,7 +70,7 @@ def delete_tier(tier_id: str) -> Tier:
     """Retire a tier; its rows stay so history can still name it, its members move on run-jobs."""
     tier = get_tier(tier_id)
     tier.deleted_at = clock.now()
-    forget("ladder")
+    forget("ladder", "ladder_rows")
     bump_tier_config()
     db.session.flush()
     return tier

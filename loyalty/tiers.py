@@ -30,6 +30,17 @@ def ladder() -> list[Tier]:
     return once_per_transaction("ladder", lambda: list(settings_cache.objects("ladder", LIVE_TIERS).scalars()))
 
 
+# For code that only looks at the tiers: plain rows, kept per process and shared as they are, with
+# no ORM objects to bring into the session.
+LIVE_TIER_ROWS = (select(Tier.id, Tier.key, Tier.name, Tier.min_qualifying_points, Tier.multiplier)
+                  .where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points))
+
+
+def ladder_rows() -> list:
+    """ladder(), as rows of id, key, name, min_qualifying_points and multiplier."""
+    return once_per_transaction("ladder_rows", lambda: settings_cache.rows("ladder_rows", LIVE_TIER_ROWS))
+
+
 def _entry(tiers: list[Tier]) -> Tier | None:
     return tiers[0] if tiers and tiers[0].min_qualifying_points == 0 else None
 
@@ -92,8 +103,13 @@ def tier_at(member: Member, moment: datetime) -> Tier | None:
 
 
 def multiplier_at(member: Member, moment: datetime) -> Decimal:
-    tier = tier_at(member, moment)
-    return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
+    """The multiplier of the tier held at `moment`; 1 without one, or if it has been deleted."""
+    if member.tier_reached_at is not None and moment < member.tier_reached_at:
+        tier = tier_at(member, moment)  # from the history
+        return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
+    live = ladder_rows()  # the present: no ORM objects needed
+    tier = _entry(live) if member.tier_reached_at is None else next((t for t in live if t.id == member.tier_id), None)
+    return tier.multiplier if tier is not None else Decimal(1)
 
 
 # -- writing history -------------------------------------------------------------------------
@@ -190,9 +206,9 @@ def after_purchase(member: Member, purchase: Purchase) -> None:
     """Upgrade the member if this purchase crossed a threshold (effective at its occurred_at),
     then evaluate as of now if the tier may have lapsed."""
     moment = purchase.occurred_at
-    tiers = ladder()
-    if not tiers:
+    if not ladder_rows():
         return
+    tiers = ladder()
     program = get_program()
     held = tier_at(member, moment)
     target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
@@ -226,17 +242,7 @@ def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) 
 
 
 # -- reading ---------------------------------------------------------------------------------
-# What a member is shown: from plain rows of the ladder (kept per process, shared as they are),
-# for an ORM Member or a members.MemberView alike.
-
-LIVE_TIER_ROWS = (select(Tier.id, Tier.key, Tier.name, Tier.min_qualifying_points)
-                  .where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points))
-
-
-def ladder_rows() -> list:
-    """ladder(), as rows of id, key, name and min_qualifying_points."""
-    return once_per_transaction("ladder_rows", lambda: settings_cache.rows("ladder_rows", LIVE_TIER_ROWS))
-
+# What a member is shown, from the ladder's rows, for an ORM Member or a members.MemberView alike.
 
 def shown_tier(member):
     """current(member), as a row of the ladder (or the deleted tier the member still holds)."""

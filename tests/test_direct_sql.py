@@ -94,3 +94,15 @@ def test_unknown_member_is_404(client, admin):
     response = client.get("/v1/members/mem_nope", headers=admin)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_statement_needing_python_side_defaults_is_refused(app):
+    """SQLAlchemy fills `updated_at` (onupdate) at execution: a DirectQuery cannot, so it refuses."""
+    from sqlalchemy import bindparam, update
+
+    from loyalty.direct_sql import DirectQuery
+
+    query = DirectQuery(update(Member).where(Member.id == bindparam("member_id"))
+                        .values(points_pending=0).returning(Member.id))
+    with pytest.raises(ValueError, match="every value given"):
+        query.first(member_id="mem_x")

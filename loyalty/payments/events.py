@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from loyalty import clock, purchases
 from loyalty.actors import SYSTEM
 from loyalty.errors import LoyaltyError, NotFound, OrderExists
-from loyalty.extensions import add_unless_exists, db
+from loyalty.direct_sql import add_unless_exists
+from loyalty.extensions import db
 from loyalty.ids import new_id
 from loyalty.models import Member, PaymentEvent, Purchase, StripePayment
 from loyalty.payments import buyers, parking, shapes, state
