@@ -12,7 +12,7 @@ import functools
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import lazyload, make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty import clock
 from loyalty.actors import Actor
@@ -38,7 +38,7 @@ def lock_member(member_id: str) -> Member | None:
     locked row is read on the driver's cursor and made the session's Member, as if loaded.
     """
     db.session.flush()  # as the ORM's autoflush would before a query
-    if db.session.identity_map.get(identity_key(Member, member_id)) is not None:
+    if _held(member_id) is not None:
         return db.session.execute(LOCK_MEMBER, {"member_id": member_id}).scalar_one_or_none()
     row = LOCK_MEMBER_ROW.first(member_id=member_id)
     if row is None:
@@ -77,7 +77,11 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
         if require_funds:
             raise InsufficientPoints(needed=-points)
         raise LookupError(f"no member {member_id}")
-    _expire_cached_balance(member_id, *member_changes)
+    member = _held(member_id)
+    if member is not None:  # what the UPDATE wrote, without reading it back
+        for name, value in {"points_balance": row.balance_after, "updated_at": balance["updated_at"],
+                            **member_changes}.items():
+            set_committed_value(member, name, value)
     return row
 
 
@@ -135,10 +139,15 @@ def move_pending(member_id: str, points: int) -> None:
     _expire_cached_balance(member_id)
 
 
-def _expire_cached_balance(member_id: str, *others: str) -> None:
-    member = db.session.identity_map.get(identity_key(Member, member_id))
+def _held(member_id: str) -> Member | None:
+    """The Member this session holds for `member_id`, if any (no query)."""
+    return db.session.identity_map.get(Member.__mapper__.identity_key_from_primary_key((member_id,)))
+
+
+def _expire_cached_balance(member_id: str) -> None:
+    member = _held(member_id)
     if member is not None:
-        db.session.expire(member, ["points_balance", "points_pending", *others])
+        db.session.expire(member, ["points_balance", "points_pending"])
 
 
 def drifted_members(batch_size: int = 5000):
