@@ -1,14 +1,17 @@
-"""The statements every request runs, executed on the driver's cursor.
+"""The statements nearly every request runs, executed on the driver's cursor.
 
-Authentication, the balance read and the earn's own statements run on nearly every request. For a one-row statement,
-SQLAlchemy's execution layer (execution context, result metadata, events) costs about twice the
-driver's own work: the API-key look-up takes 377k CPU instructions through `Connection.execute`
-and 121k on the cursor (callgrind, PostgreSQL; bench/README.md). A DirectQuery is a Core SELECT
-compiled once per dialect and run on the cursor of the session's connection: same transaction,
-same pool, the columns' own bind and result processing (UTC datetimes, exact decimals), and
-driver errors handed to SQLAlchemy's own handling (wrapping, disconnect detection, pool
-invalidation), so callers see exactly what `db.session.execute(statement).first()` would give.
-tests/test_direct_sql.py holds every DirectQuery to that.
+Authentication, the balance read and an earn's own statements run on nearly every request. For a
+one-row statement, SQLAlchemy's execution layer (execution context, result metadata, events)
+costs about twice the driver's own work: the API-key look-up takes 377k CPU instructions through
+`Connection.execute` and 121k on the cursor (callgrind, PostgreSQL; bench/README.md).
+
+A DirectQuery is a Core statement (a SELECT, or DML with RETURNING) compiled once per dialect and
+run on the cursor of the session's connection: same transaction (savepoints included), same pool,
+the columns' own bind and result processing (UTC datetimes, exact decimals), and driver errors
+handed to SQLAlchemy's own handling (wrapping, disconnect detection, pool invalidation). Callers
+see what `db.session.execute(statement).first()` would give; tests/test_direct_sql.py holds them
+to that. What it skips: the session's autoflush, and column defaults computed in Python at
+execution (refused when compiling), so every value must be given.
 """
 import functools
 from collections import namedtuple
@@ -20,6 +23,8 @@ from loyalty.extensions import db, insert_unless_exists_statement
 
 
 class DirectQuery:
+    """A prebuilt statement whose first row is read on the driver's cursor (see the module)."""
+
     def __init__(self, statement, name: str = "Row"):
         self.statement = statement
         self.row_class = namedtuple(name, statement.exported_columns.keys())

@@ -106,3 +106,25 @@ def test_a_statement_needing_python_side_defaults_is_refused(app):
                         .values(points_pending=0).returning(Member.id))
     with pytest.raises(ValueError, match="every value given"):
         query.first(member_id="mem_x")
+
+
+def test_a_write_inside_a_savepoint_is_undone_with_it(app):
+    """begin_nested() emits its SAVEPOINT lazily, when the session's connection is asked for: a
+    DirectQuery must ask, or its write would escape the savepoint's rollback."""
+    from loyalty import clock
+    from loyalty.direct_sql import add_unless_exists
+    from loyalty.models import PaymentEvent
+
+    def event(event_id):
+        return PaymentEvent(id=event_id, receipt_id=f"pev_{event_id}", type="charge.succeeded", status="failed",
+                            payload="{}", detail={}, attempts=0, stripe_created_at=clock.now(),
+                            received_at=clock.now(), processed_at=None, error=None, payment_key=None,
+                            stripe_customer_id=None, email=None)
+
+    assert add_unless_exists(event("evt_kept"), ["id"])
+    with pytest.raises(RuntimeError), db.session.begin_nested():
+        assert add_unless_exists(event("evt_undone"), ["id"])
+        raise RuntimeError("roll the savepoint back")
+    db.session.expunge_all()
+    assert db.session.get(PaymentEvent, "evt_kept") is not None
+    assert db.session.get(PaymentEvent, "evt_undone") is None
