@@ -11,7 +11,10 @@ the columns' own bind and result processing (UTC datetimes, exact decimals), and
 handed to SQLAlchemy's own handling (wrapping, disconnect detection, pool invalidation). Callers
 see what `db.session.execute(statement).first()` would give; tests/test_direct_sql.py holds them
 to that. What it skips: the session's autoflush, and column defaults computed in Python at
-execution (refused when compiling), so every value must be given.
+execution (refused when compiling), so every value must be given. When something watches the
+engine's statements (`before_cursor_execute`/`after_cursor_execute` listeners, echo), the
+statement runs through SQLAlchemy instead, so that logging, query recording and statement counts
+see it.
 """
 import functools
 from collections import namedtuple
@@ -33,6 +36,9 @@ class DirectQuery:
     def first(self, **params):
         """The first row (a `row_class`, fields named as the statement's columns), or None."""
         connection = db.session.connection()
+        if _watched(connection.engine):  # listeners and echo expect SQLAlchemy's execution: give them that
+            row = connection.execute(self.statement, params).first()
+            return None if row is None else self.row_class._make(row)
         sql, arguments, process_row = self._compiled.get(connection.dialect.name) or self._compile(connection)
         values = arguments(params)
         cursor = connection.connection.cursor()
@@ -70,6 +76,11 @@ class DirectQuery:
 
         self._compiled[dialect.name] = (compiled.string, arguments, process_row)
         return self._compiled[dialect.name]
+
+
+def _watched(engine) -> bool:
+    dispatch = engine.dispatch
+    return bool(engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 def _processor(type_, dialect: Dialect, kind: str):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import FrozenResult, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.loading import merge_frozen_result
 
+from loyalty.direct_sql import DirectQuery
 from loyalty.extensions import db, once_per_transaction, per_transaction
 from loyalty.models import Campaign, Program, Tier
 
@@ -33,9 +34,11 @@ def remember_revision(revision: str | None) -> None:
     per_transaction(db.session()).setdefault("settings_revision", revision)
 
 
+REVISION_NOW = DirectQuery(select(REVISION))
+
+
 def _revision() -> str | None:
-    return once_per_transaction(
-        "settings_revision", lambda: db.session.execute(select(REVISION)).scalar_one_or_none())
+    return once_per_transaction("settings_revision", lambda: REVISION_NOW.first().settings_revision)
 
 
 def _writing_settings(session: Session) -> bool:

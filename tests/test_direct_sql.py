@@ -128,3 +128,23 @@ def test_a_write_inside_a_savepoint_is_undone_with_it(app):
     db.session.expunge_all()
     assert db.session.get(PaymentEvent, "evt_kept") is not None
     assert db.session.get(PaymentEvent, "evt_undone") is None
+
+
+def test_statement_listeners_still_see_every_statement(program):
+    """With a before_cursor_execute listener (query logging, recording, counting), a DirectQuery
+    runs through SQLAlchemy, so the listener sees it; the row is the same."""
+    from sqlalchemy import event
+
+    key, _ = auth.create_api_key("watched", "admin")
+    db.session.flush()
+    unwatched = auth.API_KEY_BY_LOOKUP.first(lookup=key.lookup)
+    seen = []
+    engine = db.session.get_bind().engine
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        watched = auth.API_KEY_BY_LOOKUP.first(lookup=key.lookup)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert watched == unwatched and type(watched) is type(unwatched)
+    assert len(seen) == 1 and "api_keys" in seen[0]

@@ -3,7 +3,7 @@
 They are applied in the transaction that creates or updates that member or payment, so the
 effect is there when that request answers.
 """
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from loyalty.extensions import db
 from loyalty.models import PaymentEvent
@@ -22,13 +22,16 @@ def member_changed(member) -> None:
 
 def payment_arrived(payment_keys: list[str]) -> None:
     """Apply the refunds, disputes and other events of a payment that were waiting for it."""
-    _apply_parked(PaymentEvent.payment_key.in_(payment_keys))
+    _apply_parked(WAITING_FOR_PAYMENT, {"payment_keys": payment_keys})  # on every payment: built once
 
 
-def _apply_parked(condition) -> None:
+WAITING_FOR_PAYMENT = PaymentEvent.payment_key.in_(bindparam("payment_keys", expanding=True))
+
+
+def _apply_parked(condition, params: dict | None = None) -> None:
     from loyalty.payments import events  # events imports this module, and members imports it too
 
     query = (select(PaymentEvent).where(PaymentEvent.status == "parked", condition)
              .order_by(PaymentEvent.stripe_created_at, PaymentEvent.id))
-    for row in db.session.execute(query).scalars().all():
+    for row in db.session.execute(query, params).scalars().all():
         events.apply(row)

@@ -3,8 +3,10 @@
 Every fact is kept with the `created` of the event that stated it, and only a newer statement
 replaces it, so merging the same event twice, or an old one late, changes nothing.
 """
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from loyalty import clock
+from loyalty.direct_sql import add_unless_exists
 from loyalty.extensions import db, insert_unless_exists
 from loyalty.models import StripeCharge, StripePayment
 from loyalty.payments.shapes import ChargeRef
@@ -15,17 +17,22 @@ HOLDING_DISPUTE_STATUSES = frozenset({"needs_response", "under_review", "lost"})
 FINAL_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
 
 
+LOCK_PAYMENT = (select(StripePayment).where(StripePayment.payment_key == bindparam("payment_key"))
+                .with_for_update().execution_options(populate_existing=True))
+
+
 def lock(payment_key: str) -> StripePayment:
     """The payment's row, created when new and locked until commit.
 
-    Events of one payment then apply one at a time, however many workers receive them.
+    Events of one payment then apply one at a time, however many workers receive them. A row
+    this transaction inserts is its own until commit (a concurrent insert of the key waits on the
+    unique index), so only one that was there already needs SELECT ... FOR UPDATE.
     """
-    insert_unless_exists(StripePayment, {"payment_key": payment_key, "amount_refunded": 0,
-                                         "failed_refunds": {}, "disputes": {}}, ["payment_key"])
-    return db.session.execute(
-        select(StripePayment).where(StripePayment.payment_key == payment_key)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one()
+    new = StripePayment(payment_key=payment_key, purchase_id=None, amount_refunded=0, refunds_as_of=None,
+                        failed_refunds={}, disputes={}, updated_at=clock.now())
+    if add_unless_exists(new, ["payment_key"]):
+        return new
+    return db.session.execute(LOCK_PAYMENT, {"payment_key": payment_key}).scalar_one()
 
 
 def remember_charges(payment_key: str, charge_ids) -> None:
