@@ -19,8 +19,10 @@ see it.
 import functools
 from collections import namedtuple
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty.extensions import db, insert_unless_exists_statement
 
@@ -106,3 +108,23 @@ def add_unless_exists(instance, unique_columns: list[str]) -> bool:
 @functools.cache
 def _insert_unless_exists(dialect: str, table, unique_columns: tuple[str, ...]) -> DirectQuery:
     return DirectQuery(insert_unless_exists_statement(dialect, table, unique_columns))
+
+
+def write_columns(instance, **values) -> None:
+    """UPDATE the instance's row with `values` now and set them on it as loaded: what changing
+    the attributes and flushing would do, without the unit of work. Every value is given (a
+    column's onupdate is not run)."""
+    table = instance.__table__
+    [key_column] = table.primary_key.columns
+    written = _update(table, tuple(values)).first(**values, row_key=getattr(instance, key_column.key))
+    if written is None:
+        raise LookupError(f"no {table.name} row {getattr(instance, key_column.key)}")
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+
+
+@functools.cache
+def _update(table, columns: tuple[str, ...]) -> DirectQuery:
+    [key_column] = table.primary_key.columns
+    return DirectQuery(update(table).where(key_column == bindparam("row_key"))
+                       .values({name: bindparam(name) for name in columns}).returning(key_column))

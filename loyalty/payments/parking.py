@@ -3,8 +3,11 @@
 They are applied in the transaction that creates or updates that member or payment, so the
 effect is there when that request answers.
 """
+import functools
+
 from sqlalchemy import bindparam, or_, select
 
+from loyalty.direct_sql import DirectQuery
 from loyalty.extensions import db
 from loyalty.models import PaymentEvent
 
@@ -22,16 +25,23 @@ def member_changed(member) -> None:
 
 def payment_arrived(payment_keys: list[str]) -> None:
     """Apply the refunds, disputes and other events of a payment that were waiting for it."""
-    _apply_parked(WAITING_FOR_PAYMENT, {"payment_keys": payment_keys})  # on every payment: built once
+    # On every payment, and there is rarely anything parked for it: one cheap look first.
+    keys = {f"key_{n}": key for n, key in enumerate(payment_keys)}
+    if _first_parked_for(len(keys)).first(**keys) is not None:
+        _apply_parked(PaymentEvent.payment_key.in_(payment_keys))
 
 
-WAITING_FOR_PAYMENT = PaymentEvent.payment_key.in_(bindparam("payment_keys", expanding=True))
+@functools.cache
+def _first_parked_for(key_count: int) -> DirectQuery:
+    keys = [bindparam(f"key_{n}") for n in range(key_count)]
+    return DirectQuery(select(PaymentEvent.id)
+                       .where(PaymentEvent.status == "parked", PaymentEvent.payment_key.in_(keys)).limit(1))
 
 
-def _apply_parked(condition, params: dict | None = None) -> None:
+def _apply_parked(condition) -> None:
     from loyalty.payments import events  # events imports this module, and members imports it too
 
     query = (select(PaymentEvent).where(PaymentEvent.status == "parked", condition)
              .order_by(PaymentEvent.stripe_created_at, PaymentEvent.id))
-    for row in db.session.execute(query, params).scalars().all():
+    for row in db.session.execute(query).scalars().all():
         events.apply(row)
