@@ -38,7 +38,7 @@ class DirectQuery:
     def first(self, **params):
         """The first row (a `row_class`, fields named as the statement's columns), or None."""
         connection = db.session.connection()
-        if _watched(connection.engine):  # listeners and echo expect SQLAlchemy's execution: give them that
+        if _watched(connection.engine):  # listeners and echo expect SQLAlchemy's own execution
             row = connection.execute(self.statement, params).first()
             return None if row is None else self.row_class._make(row)
         sql, arguments, process_row = self._compiled.get(connection.dialect.name) or self._compile(connection)
@@ -112,8 +112,8 @@ def _insert_unless_exists(dialect: str, table, unique_columns: tuple[str, ...]) 
 
 def write_columns(instance, **values) -> None:
     """UPDATE the instance's row with `values` now and set them on it as loaded: what changing
-    the attributes and flushing would do, without the unit of work. Every value is given (a
-    column's onupdate is not run)."""
+    the attributes and flushing would do, without the unit of work. `values` are named by column
+    key, and a column with an onupdate must be among them (DirectQuery cannot run it)."""
     table = instance.__table__
     [key_column] = table.primary_key.columns
     written = _update(table, tuple(values)).first(**values, row_key=getattr(instance, key_column.key))

@@ -14,7 +14,7 @@ run-jobs and purchases only evaluate members whose moment has come.
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, inspect, select
 
 from loyalty import clock, settings_cache
 from loyalty.extensions import db, once_per_transaction
@@ -108,8 +108,21 @@ def multiplier_at(member: Member, moment: datetime) -> Decimal:
         tier = tier_at(member, moment)  # from the history
         return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
     live = ladder_rows()  # the present: no ORM objects needed
-    tier = _entry(live) if member.tier_reached_at is None else next((t for t in live if t.id == member.tier_id), None)
+    if member.tier_reached_at is None:
+        tier = _entry(live)
+    else:
+        tier = next((row for row in live if row.id == _tier_id(member)), None)  # None: deleted
     return tier.multiplier if tier is not None else Decimal(1)
+
+
+def _tier_id(member) -> str | None:
+    """The id of the tier the member holds: an ORM Member's newly assigned tier is not in
+    `tier_id` until the next flush."""
+    if isinstance(member, Member):
+        assigned = inspect(member).attrs.tier.history.added
+        if assigned:
+            return assigned[0].id if assigned[0] is not None else None
+    return member.tier_id
 
 
 # -- writing history -------------------------------------------------------------------------
@@ -249,10 +262,11 @@ def shown_tier(member):
     tiers = ladder_rows()
     if member.tier_reached_at is None:
         return _entry(tiers)
-    if member.tier_id is None:
+    tier_id = _tier_id(member)
+    if tier_id is None:
         return None
-    held = [tier for tier in tiers if tier.id == member.tier_id]
-    return held[0] if held else db.session.get(Tier, member.tier_id)
+    held = [tier for tier in tiers if tier.id == tier_id]
+    return held[0] if held else db.session.get(Tier, tier_id)
 
 
 def progress(member) -> dict:

@@ -284,3 +284,21 @@ def test_members_enrolled_before_the_ladder_hold_the_entry_tier(client, admin, e
     purchase = client.post("/v1/purchases", headers=admin, json={
         "member_id": early["id"], "order_id": "e-1", "amount": 1000, "currency": "usd"}).get_json()
     assert purchase["points_earned"] == 15
+
+
+def test_a_tier_assigned_but_not_yet_flushed_is_the_one_shown_and_priced(shop, ladder):
+    """members.tier_id follows member.tier only at the next flush; what is shown and the
+    multiplier a purchase gets must follow the tier itself."""
+    from decimal import Decimal
+
+    from loyalty import tiers
+    from loyalty.extensions import db
+    from loyalty.models import Member, Tier
+
+    shop(100, day(0))
+    member = db.session.get(Member, shop.member["id"])
+    gold = db.session.get(Tier, ladder["gold"]["id"])
+    with db.session.no_autoflush:
+        member.tier, member.tier_reached_at = gold, day(1)
+        assert tiers.shown_tier(member).key == "gold"
+        assert tiers.multiplier_at(member, day(2)) == Decimal(2)
