@@ -107,12 +107,18 @@ def multiplier_at(member: Member, moment: datetime) -> Decimal:
     if member.tier_reached_at is not None and moment < member.tier_reached_at:
         tier = tier_at(member, moment)  # from the history
         return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
-    live = ladder_rows()  # the present: no ORM objects needed
-    if member.tier_reached_at is None:
-        tier = _entry(live)
-    else:
-        tier = next((row for row in live if row.id == _tier_id(member)), None)  # None: deleted
+    tier = _live_tier_held(member)  # the present: no ORM objects needed
     return tier.multiplier if tier is not None else Decimal(1)
+
+
+def _live_tier_held(member):
+    """The ladder row of the tier the member holds now: the entry tier until their first change;
+    None without a tier, or when the one held has been deleted."""
+    live = ladder_rows()
+    if member.tier_reached_at is None:
+        return _entry(live)
+    tier_id = _tier_id(member)
+    return next((row for row in live if row.id == tier_id), None)
 
 
 def _tier_id(member) -> str | None:
@@ -259,14 +265,11 @@ def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) 
 
 def shown_tier(member):
     """current(member), as a row of the ladder (or the deleted tier the member still holds)."""
-    tiers = ladder_rows()
-    if member.tier_reached_at is None:
-        return _entry(tiers)
+    live = _live_tier_held(member)
+    if live is not None or member.tier_reached_at is None:
+        return live
     tier_id = _tier_id(member)
-    if tier_id is None:
-        return None
-    held = [tier for tier in tiers if tier.id == tier_id]
-    return held[0] if held else db.session.get(Tier, tier_id)
+    return None if tier_id is None else db.session.get(Tier, tier_id)
 
 
 def progress(member) -> dict:
