@@ -22,7 +22,7 @@ from collections import namedtuple
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 from loyalty.extensions import db, insert_unless_exists_statement
 
@@ -92,17 +92,30 @@ def _processor(type_, dialect: Dialect, kind: str):
     return implementation.result_processor(dialect, None)
 
 
-def add_unless_exists(instance, unique_columns: list[str]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING of a new ORM object with every column set; True if it
-    went in. Once inserted, it is in the session as a loaded, persistent object (no flush, no read
-    back). Safe against a concurrent insert of the same key."""
-    columns = {column.key: getattr(instance, column.key) for column in instance.__table__.columns}
+def add_unless_exists(model, values: dict, unique_columns: list[str]):
+    """INSERT ... ON CONFLICT DO NOTHING of a `model` row, every column given in `values`.
+
+    Returns the new object, in the session as loaded (no flush, no read back), or None when a row
+    with the same unique key was there. Safe against a concurrent insert of the same key.
+    """
     dialect = db.session.get_bind().dialect.name
-    if _insert_unless_exists(dialect, instance.__table__, tuple(unique_columns)).first(**columns) is None:
-        return False
+    if _insert_unless_exists(dialect, model.__table__, tuple(unique_columns)).first(**values) is None:
+        return None
+    return as_loaded(model, values)
+
+
+def as_loaded(model, values: dict):
+    """A `model` object holding `values` (its row's columns) as if this session had loaded it.
+
+    What building it with the constructor, make_transient_to_detached() and Session.add() give,
+    without the constructor's change event for every attribute (two dozen on each earn): the
+    values go into the instance's dict the way the ORM's own loading puts them there.
+    """
+    instance = model.__mapper__.class_manager.new_instance()
+    instance_dict(instance).update(values)
     make_transient_to_detached(instance)
     db.session.add(instance)
-    return True
+    return instance
 
 
 @functools.cache

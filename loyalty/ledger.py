@@ -11,12 +11,12 @@ reach the ledger when they vest. Nothing here commits: the caller's edge does.
 import functools
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
-from sqlalchemy.orm import lazyload, make_transient_to_detached
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty import clock
 from loyalty.actors import Actor
-from loyalty.direct_sql import DirectQuery
+from loyalty.direct_sql import DirectQuery, as_loaded
 from loyalty.errors import InsufficientPoints
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
@@ -43,10 +43,7 @@ def lock_member(member_id: str) -> Member | None:
     row = LOCK_MEMBER_ROW.first(member_id=member_id)
     if row is None:
         return None
-    member = Member(**row._asdict())
-    make_transient_to_detached(member)
-    db.session.add(member)
-    return member
+    return as_loaded(Member, row._asdict())
 
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,

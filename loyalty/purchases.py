@@ -39,34 +39,33 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
         if existing is None:
             raise MemberInactive(member_id=member.id)
         return _same_order(existing, fingerprint), False
-    purchase = _priced(member, order_id=order_id, amount=amount, currency=currency,
-                       occurred_at=occurred_at or clock.now(), source=source, fingerprint=fingerprint)
+    values = _priced(member, order_id=order_id, amount=amount, currency=currency,
+                     occurred_at=occurred_at or clock.now(), source=source, fingerprint=fingerprint)
     # One statement both records the order and tells a repeat (or a concurrent twin) apart.
-    if not add_unless_exists(purchase, ["source", "order_id"]):
+    purchase = add_unless_exists(Purchase, values, ["source", "order_id"])
+    if purchase is None:
         return _same_order(find_order(source, order_id), fingerprint), False
     _credit(member, purchase, actor)
     tiers.after_purchase(member, purchase)
     return purchase, True
 
 
-def _priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> Purchase:
-    """A new purchase with its points worked out (Rules: Earning), not yet stored."""
+def _priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
+    """The columns of a new purchase, its points worked out (Rules: Earning)."""
     program = program_row()
     rate = earn_rate(program, currency)
-    purchase = Purchase(
+    tier_multiplier = tiers.multiplier_at(member, occurred_at)
+    campaign_multiplier = campaigns.multiplier_for(member, occurred_at)
+    points = earning.earned_points(amount, currency, rate, tier_multiplier, campaign_multiplier)
+    vests_at = occurred_at + timedelta(days=program.pending_days) if program.pending_days else None
+    return dict(
         id=new_id("pur"), member_id=member.id, order_id=order_id, source=source, amount=amount,
         currency=currency, occurred_at=occurred_at, created_at=clock.now(), fingerprint=fingerprint,
-        refunded_amount=0, disputed_amount=0, earn_rate=rate,
-        tier_multiplier=tiers.multiplier_at(member, occurred_at),
-        campaign_multiplier=campaigns.multiplier_for(member, occurred_at),
+        refunded_amount=0, disputed_amount=0, earn_rate=rate, tier_multiplier=tier_multiplier,
+        campaign_multiplier=campaign_multiplier, points_earned=points,
         qualifying_points=earning.qualifying_points(amount, currency, rate),
+        vests_at=vests_at, pending_points=points if _vests_later(vests_at) else 0,
     )
-    purchase.points_earned = earning.earned_points(amount, currency, rate, purchase.tier_multiplier,
-                                                   purchase.campaign_multiplier)
-    pending_days = program.pending_days
-    purchase.vests_at = occurred_at + timedelta(days=pending_days) if pending_days else None
-    purchase.pending_points = purchase.points_earned if _still_pending(purchase) else 0
-    return purchase
 
 
 def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
@@ -91,7 +90,11 @@ def _credit(member: Member, purchase: Purchase, actor: Actor) -> None:
 
 
 def _still_pending(purchase: Purchase) -> bool:
-    return purchase.vests_at is not None and purchase.vests_at > clock.now()
+    return _vests_later(purchase.vests_at)
+
+
+def _vests_later(vests_at: datetime | None) -> bool:
+    return vests_at is not None and vests_at > clock.now()
 
 
 def vest(purchase_id: str, now: datetime) -> int:

@@ -108,26 +108,50 @@ def test_a_statement_needing_python_side_defaults_is_refused(app):
         query.first(member_id="mem_x")
 
 
+def _event_columns(event_id):
+    from loyalty import clock
+
+    return {"id": event_id, "receipt_id": f"pev_{event_id}", "type": "charge.succeeded", "status": "failed",
+            "payload": "{}", "detail": {}, "attempts": 0, "stripe_created_at": clock.now(),
+            "received_at": clock.now(), "processed_at": None, "error": None, "payment_key": None,
+            "stripe_customer_id": None, "email": None}
+
+
 def test_a_write_inside_a_savepoint_is_undone_with_it(app):
     """begin_nested() emits its SAVEPOINT lazily, when the session's connection is asked for: a
     DirectQuery must ask, or its write would escape the savepoint's rollback."""
-    from loyalty import clock
     from loyalty.direct_sql import add_unless_exists
     from loyalty.models import PaymentEvent
 
-    def event(event_id):
-        return PaymentEvent(id=event_id, receipt_id=f"pev_{event_id}", type="charge.succeeded", status="failed",
-                            payload="{}", detail={}, attempts=0, stripe_created_at=clock.now(),
-                            received_at=clock.now(), processed_at=None, error=None, payment_key=None,
-                            stripe_customer_id=None, email=None)
-
-    assert add_unless_exists(event("evt_kept"), ["id"])
+    assert add_unless_exists(PaymentEvent, _event_columns("evt_kept"), ["id"]) is not None
     with pytest.raises(RuntimeError), db.session.begin_nested():
-        assert add_unless_exists(event("evt_undone"), ["id"])
+        assert add_unless_exists(PaymentEvent, _event_columns("evt_undone"), ["id"]) is not None
         raise RuntimeError("roll the savepoint back")
     db.session.expunge_all()
     assert db.session.get(PaymentEvent, "evt_kept") is not None
     assert db.session.get(PaymentEvent, "evt_undone") is None
+
+
+def test_an_added_row_is_the_sessions_loaded_object(app):
+    """add_unless_exists gives what a flush or a load would: the session's one persistent object
+    for the row, clean, its changes flushed like any other's; a repeat of the key gives None."""
+    from sqlalchemy import inspect
+
+    from loyalty.direct_sql import add_unless_exists
+    from loyalty.models import PaymentEvent
+
+    event = add_unless_exists(PaymentEvent, _event_columns("evt_loaded"), ["id"])
+    state = inspect(event)
+    assert state.persistent and not state.modified and not db.session.dirty
+    assert db.session.get(PaymentEvent, "evt_loaded") is event
+    assert (event.status, event.attempts, event.detail) == ("failed", 0, {})
+    event.status, event.attempts = "processed", 1
+    assert list(db.session.dirty) == [event]
+    db.session.flush()
+    assert add_unless_exists(PaymentEvent, _event_columns("evt_loaded"), ["id"]) is None
+    db.session.expunge_all()
+    stored = db.session.get(PaymentEvent, "evt_loaded")
+    assert (stored.status, stored.attempts) == ("processed", 1)
 
 
 def test_statement_listeners_still_see_every_statement(program):

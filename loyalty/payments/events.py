@@ -59,11 +59,12 @@ class Outcome:
 
 def receive(event: dict, payload: str) -> tuple[PaymentEvent, bool]:
     """Record a verified event and apply it; a repeat delivery returns the first record, unapplied."""
-    row = PaymentEvent(id=event["id"], receipt_id=new_id("pev"), type=event["type"], status="failed",
-                       payload=payload, detail={}, attempts=0, stripe_created_at=_moment(event.get("created")),
-                       received_at=clock.now(), processed_at=None, error=None, payment_key=None,
-                       stripe_customer_id=None, email=None)
-    if not add_unless_exists(row, ["id"]):
+    row = add_unless_exists(PaymentEvent, {
+        "id": event["id"], "receipt_id": new_id("pev"), "type": event["type"], "status": "failed",
+        "payload": payload, "detail": {}, "attempts": 0, "stripe_created_at": _moment(event.get("created")),
+        "received_at": clock.now(), "processed_at": None, "error": None, "payment_key": None,
+        "stripe_customer_id": None, "email": None}, ["id"])
+    if row is None:
         # Delivered before (on PostgreSQL a concurrent delivery waited for it to commit).
         return db.session.get(PaymentEvent, event["id"]), False
     apply(row)

@@ -28,9 +28,10 @@ def lock(payment_key: str) -> StripePayment:
     this transaction inserts is its own until commit (a concurrent insert of the key waits on the
     unique index), so only one that was there already needs SELECT ... FOR UPDATE.
     """
-    new = StripePayment(payment_key=payment_key, purchase_id=None, amount_refunded=0, refunds_as_of=None,
-                        failed_refunds={}, disputes={}, updated_at=clock.now())
-    if add_unless_exists(new, ["payment_key"]):
+    new = add_unless_exists(StripePayment, {
+        "payment_key": payment_key, "purchase_id": None, "amount_refunded": 0, "refunds_as_of": None,
+        "failed_refunds": {}, "disputes": {}, "updated_at": clock.now()}, ["payment_key"])
+    if new is not None:
         return new
     return db.session.execute(LOCK_PAYMENT, {"payment_key": payment_key}).scalar_one()
 
