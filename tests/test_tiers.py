@@ -302,3 +302,25 @@ def test_a_tier_assigned_but_not_yet_flushed_is_the_one_shown_and_priced(shop, l
         member.tier, member.tier_reached_at = gold, day(1)
         assert tiers.shown_tier(member).key == "gold"
         assert tiers.multiplier_at(member, day(2)) == Decimal(2)
+
+
+def test_the_tier_window_sum_is_read_from_the_index_alone(app):
+    """A member read sums qualifying points over the tier window: the member/date index carries
+    them, so the database never visits one table page per purchase (a member of many purchases
+    would otherwise cost a read that grows with them)."""
+    from sqlalchemy import text
+
+    from loyalty import tiers
+    from loyalty.extensions import db
+
+    moment = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    window = tiers._window_points("mem_x", moment - timedelta(days=365), moment)
+    sql = str(window.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        db.session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = "\n".join(db.session.execute(text(f"EXPLAIN {sql}")).scalars())
+        assert "Index Only Scan using ix_purchases_member_window" in plan, plan
+    else:
+        plan = "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+        assert "COVERING INDEX ix_purchases_member_window" in plan, plan
