@@ -15,9 +15,10 @@ generator (wrk with a generated Lua script: every request unique):
            (POST /v1/members/{id}/redemptions), Stripe webhook ingest (pre-signed, unique events)
 
 and prints requests/s, p50, p99, errors, worker RSS and each figure as a ratio of its ceiling.
-The ceiling and the project are measured --rounds times (default 3), one after the other in each
-round; the table gives medians, each ratio being the median of the ratios of the same round (on a
-shared machine the absolute figures drift by tens of percent between minutes).
+Both servers run side by side and each project figure is measured right next to its ceiling, in
+--rounds rounds (default 4), every other round in reverse order; the table gives medians, each
+ratio being the median of the ratios of the same round (on a shared machine the absolute figures
+drift by tens of percent between minutes).
 """
 import argparse
 import glob
@@ -211,30 +212,45 @@ class Bench:
             self.verify[kind] = verify.returncode
 
     def measure_round(self, kind, db, env, admin, reward, member_ids, members_file, gunicorn):
-        """The ceiling, then the project, close together in time (ratios are taken per round)."""
-        with Server("bench.bare_app:app", env, health_path="/hello", **gunicorn) as bare:
-            self.measure(kind, "bare hello", bare, "hello")
-            self.measure(kind, "bare read", bare, "bare_read", ceiling="bare hello", members_file=members_file)
-            self.measure(kind, "bare earn", bare, "bare_earn", ceiling="pgbench earn" if kind == "postgresql" else "bare hello",
-                         members_file=members_file)
-        if kind == "postgresql" and shutil.which("pgbench"):
-            row = self.pgbench(db, len(member_ids))
-            row.update(db=kind, endpoint="pgbench earn", ceiling=None, round=self.round)
-            log(f"[{kind}] pgbench earn: {row['rps']:.0f} tx/s p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms")
-            self.results.append(row)
+        """One round: each figure measured right next to the one it is divided by.
 
-        # The project.
-        with Server("wsgi:app", env, **gunicorn) as server:
+        Both servers run for the whole round (an idle sync worker costs nothing), so a ceiling and
+        the project's figure against it are measured one straight after the other rather than
+        minutes apart: on a shared machine the speed drifts by tens of percent within minutes. Even
+        rounds run the sequence backwards, so a drift in one direction favours neither side.
+        """
+        with Server("bench.bare_app:app", env, health_path="/hello", **gunicorn) as bare, \
+                Server("wsgi:app", env, **gunicorn) as server:
             rss_start = max(server.worker_rss_mb())
-            self.measure(kind, "project read", server, "read", ceiling="bare read", key=admin,
-                         members_file=members_file)
-            earn = self.measure(kind, "project earn", server, "earn", ceiling="bare earn", key=admin,
-                                members_file=members_file)
-            self.measure(kind, "project redemption", server, "redeem", ceiling="bare earn", key=admin,
-                         reward=reward, members_file=members_file)
-            self.webhooks(kind, server, member_ids, earn["rps"])
+            events = self.webhook_events(kind, server, member_ids)
+            project = dict(key=admin, members_file=members_file)
+            steps = [
+                lambda: self.measure(kind, "bare hello", bare, "hello"),
+                lambda: self.measure(kind, "bare read", bare, "bare_read", ceiling="bare hello",
+                                     members_file=members_file),
+                lambda: self.measure(kind, "project read", server, "read", ceiling="bare read", **project),
+                lambda: self.pgbench_row(kind, db, len(member_ids)),
+                lambda: self.measure(kind, "bare earn", bare, "bare_earn",
+                                     ceiling="pgbench earn" if kind == "postgresql" else "bare hello",
+                                     members_file=members_file),
+                lambda: self.measure(kind, "project earn", server, "earn", ceiling="bare earn", **project),
+                lambda: self.measure(kind, "project webhook", server, "webhook", ceiling="project earn",
+                                     events_prefix=events[1], warm_prefix=events[0]) if events else None,
+                lambda: self.measure(kind, "project redemption", server, "redeem", ceiling="bare earn",
+                                     reward=reward, **project),
+            ]
+            for step in (steps if self.round % 2 else reversed(steps)):
+                step()
             rss_end = max(server.worker_rss_mb())
             log(f"[{kind}] project worker RSS: {rss_start:.0f} MB idle after start, {rss_end:.0f} MB at the end")
+
+    def pgbench_row(self, kind: str, db: Database, members: int) -> None:
+        if kind != "postgresql" or not shutil.which("pgbench"):
+            return
+        row = self.pgbench(db, members)
+        row.update(db=kind, endpoint="pgbench earn", ceiling=None, round=self.round)
+        log(f"[{kind}] pgbench earn: {row['rps']:.0f} tx/s p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms")
+        self.results.append(row)
 
     def seed(self, port: int, admin: str):
         """Earn rate usd=1, one cheap reward, members funded well enough to redeem all run long."""
@@ -258,7 +274,9 @@ class Bench:
         log(f"[seed] {len(member_ids)} members enrolled and funded in {time.time() - started:.1f} s")
         return reward, member_ids
 
-    def webhooks(self, kind: str, server: Server, member_ids: list[str], earn_rps: float):
+    def webhook_events(self, kind: str, server: Server, member_ids: list[str]):
+        """Signed, unique payment events for the warm-up and the measurement, written before the
+        round starts; (warm-up prefix, measured prefix), or None when the project has no webhook."""
         created = int(time.time())
         probe = payment_intent_event(f"evt_probe{random.getrandbits(48):x}", f"pi_probe{random.getrandbits(48):x}",
                                      1000, member_ids[0], created)
@@ -267,7 +285,7 @@ class Bench:
         if status == 404:
             log(f"[{kind}] POST /webhooks/stripe is 404: webhook ingest not available")
             self.results.append({"db": kind, "endpoint": "project webhook", "unavailable": "404", "round": self.round})
-            return
+            return None
         if status != 200:
             log(f"[{kind}] webhook probe answered {status}: {str(body)[:300]}")
 
@@ -283,13 +301,14 @@ class Bench:
             for handle in files:
                 handle.close()
 
-        # Enough unique events for twice the project's earn rate; the table flags any reuse.
-        per_second = max(earn_rps * 2, 200)
-        warm, measured = Path(self.work) / f"wevents_{kind}_", Path(self.work) / f"events_{kind}_"
-        pool(str(warm), int(per_second * self.args.warmup) + 200)
-        pool(str(measured), int(per_second * self.args.duration) + 500)
-        self.measure(kind, "project webhook", server, "webhook", ceiling="project earn",
-                     events_prefix=str(measured), warm_prefix=str(warm))
+        # Enough unique events for twice the fastest earn rate seen so far; the table flags any reuse.
+        earned = [row["rps"] for row in self.results if row.get("db") == kind and row.get("endpoint") == "project earn"]
+        per_second = max(2 * max(earned, default=0), 1000)
+        prefix = Path(self.work) / f"events_{kind}_{self.round}"
+        warm, measured = f"{prefix}_warm_", f"{prefix}_"
+        pool(warm, int(per_second * self.args.warmup) + 200)
+        pool(measured, int(per_second * self.args.duration) + 500)
+        return warm, measured
 
     # -- the table -----------------------------------------------------------------------------------
 
@@ -384,8 +403,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--members", type=int, default=500, help="members seeded (funded to redeem)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="measure ceiling and project this many times; report medians (the machine is noisy)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="measure ceiling and project this many times, every other round in reverse order; "
+                             "report medians (the machine is noisy)")
     parser.add_argument("--out", help="also write the table (markdown) and goals here")
     parser.add_argument("--json", help="also write the raw rows here")
     args = parser.parse_args()
