@@ -222,7 +222,6 @@ class Bench:
         with Server("bench.bare_app:app", env, health_path="/hello", **gunicorn) as bare, \
                 Server("wsgi:app", env, **gunicorn) as server:
             rss_start = max(server.worker_rss_mb())
-            events = self.webhook_events(kind, server, member_ids)
             project = dict(key=admin, members_file=members_file)
             steps = [
                 lambda: self.measure(kind, "bare hello", bare, "hello"),
@@ -234,8 +233,7 @@ class Bench:
                                      ceiling="pgbench earn" if kind == "postgresql" else "bare hello",
                                      members_file=members_file),
                 lambda: self.measure(kind, "project earn", server, "earn", ceiling="bare earn", **project),
-                lambda: self.measure(kind, "project webhook", server, "webhook", ceiling="project earn",
-                                     events_prefix=events[1], warm_prefix=events[0]) if events else None,
+                lambda: self.webhooks(kind, server, member_ids),
                 lambda: self.measure(kind, "project redemption", server, "redeem", ceiling="bare earn",
                                      reward=reward, **project),
             ]
@@ -274,9 +272,9 @@ class Bench:
         log(f"[seed] {len(member_ids)} members enrolled and funded in {time.time() - started:.1f} s")
         return reward, member_ids
 
-    def webhook_events(self, kind: str, server: Server, member_ids: list[str]):
-        """Signed, unique payment events for the warm-up and the measurement, written before the
-        round starts; (warm-up prefix, measured prefix), or None when the project has no webhook."""
+    def webhooks(self, kind: str, server: Server, member_ids: list[str]) -> None:
+        """Signed, unique payment events for the warm-up and the measurement, written just before
+        they are sent (the signatures are good for five minutes), then the measurement."""
         created = int(time.time())
         probe = payment_intent_event(f"evt_probe{random.getrandbits(48):x}", f"pi_probe{random.getrandbits(48):x}",
                                      1000, member_ids[0], created)
@@ -285,7 +283,7 @@ class Bench:
         if status == 404:
             log(f"[{kind}] POST /webhooks/stripe is 404: webhook ingest not available")
             self.results.append({"db": kind, "endpoint": "project webhook", "unavailable": "404", "round": self.round})
-            return None
+            return
         if status != 200:
             log(f"[{kind}] webhook probe answered {status}: {str(body)[:300]}")
 
@@ -308,7 +306,8 @@ class Bench:
         warm, measured = f"{prefix}_warm_", f"{prefix}_"
         pool(warm, int(per_second * self.args.warmup) + 200)
         pool(measured, int(per_second * self.args.duration) + 500)
-        return warm, measured
+        self.measure(kind, "project webhook", server, "webhook", ceiling="project earn",
+                     events_prefix=measured, warm_prefix=warm)
 
     # -- the table -----------------------------------------------------------------------------------
 
