@@ -10,8 +10,6 @@ site-packages (e.g. `python3.11 -m venv /tmp/benchtools && /tmp/benchtools/bin/p
 pyinstrument`, then BENCH_TOOLS_PATH=/tmp/benchtools/lib/python3.11/site-packages).
 """
 import argparse
-import collections
-import json
 import os
 import random
 import re

@@ -23,7 +23,6 @@ drift by tens of percent between minutes).
 import argparse
 import glob
 import json
-import os
 import random
 import shutil
 import statistics
