@@ -6,7 +6,7 @@ from flask import Flask
 from flask.sessions import SessionInterface
 
 from config import Config
-from loyalty.extensions import db, engine_options, limiter, migrate
+from loyalty.extensions import AUTOCOMMIT, autocommit_engine, db, engine_options, limiter, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -49,6 +49,10 @@ def register_extensions(app: Flask) -> None:
     from loyalty import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
 
     db.init_app(app)
+    reads = autocommit_engine(app.config["SQLALCHEMY_DATABASE_URI"],
+                              {"echo": app.config["SQLALCHEMY_ECHO"], **app.config["SQLALCHEMY_ENGINE_OPTIONS"]})
+    if reads is not None:
+        app.extensions[AUTOCOMMIT] = reads
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     limiter.init_app(app)
