@@ -162,6 +162,19 @@ def test_login_requests_are_rate_limited_per_address(storage):
     assert "Retry-After" in response.headers
 
 
+def test_rate_limit_headers_are_on_the_login_only():
+    """The login's limit shows in its X-RateLimit headers; endpoints without a limit carry none."""
+    client = _limited_app("memory://").test_client()
+    address = {"REMOTE_ADDR": f"10.7.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"}
+    login = client.post("/v1/staff/sessions", json={"email": "x@shop.test", "password": "whatever"},
+                        environ_base=address)
+    assert (login.status_code, login.headers.get("X-RateLimit-Limit")) == (401, "3")
+    assert login.headers["X-RateLimit-Remaining"] == "2"
+    other = client.get("/v1/program", environ_base=address)
+    assert other.status_code == 401
+    assert not [name for name in other.headers.keys() if name.lower().startswith("x-ratelimit")]
+
+
 def test_a_default_limit_applies_to_every_endpoint():
     """RATELIMIT_DEFAULT keeps Flask-Limiter's check before every request (it is left out only
     when no app-wide limit is set, the login's own limit being checked by its decorator)."""
