@@ -2,9 +2,12 @@
 import base64
 import json
 import re
+from datetime import datetime, timezone
 
+import marshmallow as ma
 import pytest
 
+from loyalty.api.common import Computed
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member
 
@@ -378,3 +381,19 @@ def test_storefront_may_not_adjust(client, admin, storefront, enroll):
     assert response.get_json()["error"]["code"] == "forbidden"
     assert balance(client, admin, member["id"]) == 0
     assert entries(client, admin, member["id"])["data"] == []
+
+
+@pytest.mark.parametrize("schema, value", [
+    ("PointsSchema", {"balance": 120, "pending": 0}),
+    ("TierProgressSchema", {"qualifying_points": 40, "next_tier": "gold", "points_to_next_tier": 60,
+                            "held_until": datetime(2027, 3, 1, 10, 0, 5, 120, tzinfo=timezone.utc)}),
+    ("TierProgressSchema", {"qualifying_points": 0, "next_tier": None, "points_to_next_tier": None,
+                            "held_until": None}),
+])
+def test_a_computed_dict_is_written_as_its_schemas_dump(schema, value):
+    """Computed writes a dict with the nested schema's fields, skipping Schema.dump: same output?"""
+    from loyalty.api import members as api
+
+    nested = getattr(api, schema)
+    holder = ma.Schema.from_dict({"field": Computed(nested, lambda obj: value)})
+    assert holder().dump(object()) == {"field": nested().dump(value)}

@@ -17,14 +17,30 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Computed(ma.fields.Nested):
-    """A dump-only nested value computed from the object by `getter` (documented by its schema)."""
+    """A dump-only nested value computed from the object by `getter` (documented by its schema).
+
+    A dict value is written by the nested schema's fields themselves, without a nested
+    `Schema.dump`: its general machinery (hooks, accessors, missing values) costs more than the
+    few fields it writes, three times on every member read. So a nested schema used with dicts
+    must be plain: no dump hooks, and every field's key in the dict (tests/test_members.py).
+    """
 
     def __init__(self, nested, getter, **kwargs):
         super().__init__(nested, dump_only=True, **kwargs)
         self.getter = getter
+        self._plain_fields = None
 
     def get_value(self, obj, attr, accessor=None, default=ma.missing):
         return self.getter(obj)
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        if not isinstance(nested_obj, dict):
+            return super()._serialize(nested_obj, attr, obj, **kwargs)
+        if self._plain_fields is None:
+            self._plain_fields = [(field.data_key or name, field.attribute or name, field)
+                                  for name, field in self.schema.dump_fields.items()]
+        return {key: None if (value := nested_obj[source]) is None else field._serialize(value, key, nested_obj)
+                for key, source, field in self._plain_fields}
 
 
 def documents_errors(blp, *error_classes: type[errors.LoyaltyError]):
