@@ -6,7 +6,8 @@ from flask import Flask
 from flask.sessions import SessionInterface
 
 from config import Config
-from loyalty.extensions import AUTOCOMMIT, autocommit_engine, db, engine_options, limiter, migrate
+from loyalty.extensions import (AUTOCOMMIT, autocommit_engine, db, engine_options, limiter, migrate,
+                                recover_together)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -53,6 +54,8 @@ def register_extensions(app: Flask) -> None:
                               {"echo": app.config["SQLALCHEMY_ECHO"], **app.config["SQLALCHEMY_ENGINE_OPTIONS"]})
     if reads is not None:
         app.extensions[AUTOCOMMIT] = reads
+        with app.app_context():
+            recover_together(db.engine, reads)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     hooks_before = _request_hooks(app)

@@ -97,6 +97,22 @@ def autocommit_engine(database_uri: str, options: dict) -> Engine | None:
     return create_engine(database_uri, isolation_level="AUTOCOMMIT", **options)
 
 
+def recover_together(*engines: Engine) -> None:
+    """When one engine finds its connections lost (a database restart), replace the others' pools too.
+
+    SQLAlchemy replaces the pool that saw the error. Without this, the other pool of the same
+    worker would fail one more request on a connection the outage broke.
+    """
+    for engine in engines:
+        others = [other for other in engines if other is not engine]
+
+        @event.listens_for(engine, "handle_error")
+        def _replace_other_pools(context, others=others):
+            if context.is_disconnect:
+                for other in others:
+                    other.dispose()
+
+
 def read_without_transaction() -> None:
     """Let a read-only request run its statements without BEGIN and ROLLBACK (PostgreSQL).
 

@@ -3,8 +3,9 @@
 These need the app's own sessions: the other tests' sessions are bound to one connection held in
 an outer transaction, which keeps every request in that transaction.
 """
+import psycopg
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 
 from loyalty import auth, create_app
 from loyalty.extensions import AUTOCOMMIT, RoutedSession, db
@@ -70,3 +71,31 @@ def test_sqlite_reads_and_writes_share_one_engine(own_sessions):
     response = app.test_client().get("/v1/members/mem_missing", headers=admin)
     assert response.status_code == 404
     assert [key for key, _ in checkouts] == [None]
+
+
+def _cut_connections(database_url: str) -> None:
+    """End every server process of that database, as a database restart would."""
+    name = make_url(database_url).database
+    with psycopg.connect(make_url(database_url).set(database="postgres", drivername="postgresql")
+                         .render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="autocommit reads are PostgreSQL's")
+def test_a_pool_that_finds_its_connection_lost_replaces_the_other_pool_too(own_sessions):
+    """After a database restart each pool fails one request before it starts afresh (no pre-ping):
+    the first failure, on either pool, must be the only one, not one per pool."""
+    app, admin, _ = own_sessions
+    client = app.test_client()
+    member = client.post("/v1/members", json={"external_id": "c-1"}, headers=admin).get_json()
+    read = lambda: client.get(f"/v1/members/{member['id']}", headers=admin).status_code  # noqa: E731
+    write = lambda: client.patch(f"/v1/members/{member['id']}", json={"name": "Ada"},  # noqa: E731
+                                 headers=admin).status_code
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+
+    assert read() == 200  # both pools now hold a connection
+    _cut_connections(url)
+    assert (write(), read(), write()) == (503, 200, 200)
+
+    _cut_connections(url)
+    assert (read(), write(), read()) == (503, 200, 200)
