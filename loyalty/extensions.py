@@ -90,7 +90,7 @@ def autocommit_engine(database_uri: str, options: dict) -> Engine | None:
     """The engine of read-only requests: PostgreSQL only, with the main engine's options.
 
     A pool of its own, so its connections are put in autocommit once, when they are opened:
-    switching a pooled connection per request costs about 5% of a balance read's CPU.
+    switching a pooled connection per request cost about 6% of a balance read's CPU (bench/README.md).
     """
     if make_url(database_uri).get_backend_name() != "postgresql":
         return None
