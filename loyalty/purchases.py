@@ -89,10 +89,6 @@ def _credit(member: Member, purchase: Purchase, actor: Actor) -> None:
         setattr(member, field, value)
 
 
-def _still_pending(purchase: Purchase) -> bool:
-    return _vests_later(purchase.vests_at)
-
-
 def _vests_later(vests_at: datetime | None) -> bool:
     return vests_at is not None and vests_at > clock.now()
 
@@ -179,7 +175,7 @@ def _settle_pending(purchase: Purchase, delta: int) -> int:
         purchase.pending_points -= cancelled
         ledger.move_pending(purchase.member_id, -cancelled)
         return delta + cancelled
-    if delta > 0 and _still_pending(purchase):
+    if delta > 0 and _vests_later(purchase.vests_at):
         purchase.pending_points += delta
         ledger.move_pending(purchase.member_id, delta)
         return 0
