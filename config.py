@@ -46,4 +46,7 @@ class Config:
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # Swagger UI is served from the app itself (loyalty/static/swagger-ui, a pinned copy of the
+    # swagger-ui-dist npm package), so /docs works without internet and loads nothing from elsewhere.
+    OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}  # no badge fetched from validator.swagger.io

@@ -12,7 +12,7 @@ from loyalty.extensions import (AUTOCOMMIT, autocommit_engine, db, engine_option
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, the API, error handlers, CLI commands."""
-    app = Flask(__name__, static_folder=None)
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.session_interface = NoCookieSessions()
     configure(app, test_config)
     register_extensions(app)
