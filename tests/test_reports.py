@@ -645,7 +645,8 @@ def test_cli_prints_the_same_rows_as_the_api(app, client, admin, shop):
         backwards = runner.invoke(args=["loyalty", "report", "cohorts", "--from", "2023-02-01", "--to", "2023-01-01"])
     assert as_csv.exit_code == 0 and as_csv.output == api_csv.replace("\r\n", "\n")
     assert json.loads(as_json.output) == api_json and api_json["data"]
-    lines = as_table.output.splitlines()
+    title, *lines = as_table.output.splitlines()
+    assert "2023-01-01 to 2023-01-31" in title and "window 30 days" in title
     assert lines[0].split() == ["tier", "buyers", "repurchasers", "repurchase_rate", "median_days_to_repurchase",
                                 "immature"]
     assert lines[-1].split() == ["all", "1", "1", "1.0000", "4.00", "0"]

@@ -39,6 +39,27 @@ def _at_risk(period, window_days, limit):
 REPORTS = {"repurchase-by-tier": _repurchase, "cohorts": _cohorts, "points": _points, "at-risk": _at_risk}
 
 
+def _days(period: Period) -> str:
+    """The period's days, both ends included: `to` is exclusive."""
+    last = (period.end - timedelta(days=1)).date()
+    return f"{period.start.date()} to {last} (UTC, both included)"
+
+
+# NAME -> title(period, window_days, limit): what the table above covers, for a person.
+TITLES = {
+    "repurchase-by-tier": lambda period, window_days, limit: (
+        f"Repurchase rate by tier: first purchases {_days(period)}; "
+        f"repurchase window {window_days} days"),
+    "cohorts": lambda period, window_days, limit: (
+        f"Cohorts: first purchases ever {_days(period)}; windows 30, 60 and 90 days"),
+    "points": lambda period, window_days, limit: (
+        f"Points: ledger entries {_days(period)}; outstanding, pending and liability now"),
+    "at-risk": lambda period, window_days, limit: (
+        f"Members at risk: the {limit} most valuable, by qualifying points of the last "
+        f"{at_risk.RECENT_DAYS} days"),
+}
+
+
 def _period(from_day, to_day) -> Period:
     """--from/--to as dates; by default the last year, today included."""
     to_day = to_day.date() if to_day else clock.now().date() + timedelta(days=1)
@@ -61,7 +82,8 @@ def _period(from_day, to_day) -> Period:
 def report(name, from_day, to_day, window_days, limit, output):
     """Print a report (repurchase-by-tier, cohorts, points, at-risk) as the API computes it."""
     try:
-        body, rows, columns = REPORTS[name](_period(from_day, to_day), window_days, limit)
+        period = _period(from_day, to_day)
+        body, rows, columns = REPORTS[name](period, window_days, limit)
     except LoyaltyError as error:
         raise click.UsageError(error.message) from None
     if output == "json":
@@ -69,4 +91,6 @@ def report(name, from_day, to_day, window_days, limit, output):
     elif output == "csv":
         click.echo(to_csv(rows, columns, line_end="\n"), nl=False)
     else:
+        now = clock.now().strftime("%Y-%m-%d %H:%M UTC")
+        click.echo(f"{TITLES[name](period, window_days, limit)} (as of {now})")
         click.echo(to_table(rows, columns))
