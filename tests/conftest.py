@@ -1,22 +1,32 @@
-"""Fixtures: one schema per run, each test inside a transaction that is rolled back.
+"""Every fixture of the suite: one schema per run, each test inside a transaction that is rolled back.
 
 The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set.
-Tests that need real commits (concurrency against a live server) use `live_database`.
+Tests that need real commits (concurrency against a live server) use `live_server`.
+
+Where things are: fixtures live here and only here (a test module never defines one another
+module could want, nor imports one); plain helpers (stamp, run_jobs, balance, cli, all_at_once)
+in tests/helpers.py; rows made through the domain functions in tests/factories.py; Stripe
+payloads in tests/stripe_events.py and a stand-in Stripe API in tests/fake_stripe.py.
 """
-import os
+import subprocess
+import sys
 import tempfile
+import threading
 from datetime import datetime, timezone
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import orm, text
 
-from config import database_url
 from loyalty import auth, clock, create_app
 from loyalty.extensions import db
 from loyalty.models import Program
-
-TEST_DATABASE_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
-ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
+from tests import fake_stripe
+from tests.helpers import STAFF_PASSWORD, TEST_DATABASE_URL, run_jobs, stamp
+from tests.live import fresh_database
+from tests.stripe_events import deliver, event, payment_intent, unique
 
 
 def _test_database_url() -> str:
@@ -131,6 +141,276 @@ def at():
     return freeze
 
 
+class Shopper:
+    """One member and what a test does with them over HTTP, each step with the clock at `on`."""
+
+    def __init__(self, client, admin, member: dict):
+        self.client, self.admin, self.member, self.id = client, admin, member, member["id"]
+        self._orders = iter(range(10**6))
+
+    def buy(self, dollars: int, on: datetime) -> dict:
+        """POST a purchase of whole dollars that occurred (and is sent) at `on`; the purchase JSON."""
+        with clock.frozen(on):
+            response = self.client.post("/v1/purchases", headers=self.admin, json={
+                "member_id": self.id, "order_id": f"{self.member['external_id']}-{next(self._orders)}",
+                "amount": dollars * 100, "currency": "usd", "occurred_at": stamp(on)})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    __call__ = buy
+
+    def spend(self, points: int, on: datetime) -> None:
+        with clock.frozen(on):
+            response = self.client.post(f"/v1/members/{self.id}/adjustments", headers=self.admin,
+                                        json={"points": -points, "reason": "spent"})
+        assert response.status_code == 201, response.get_json()
+
+    def state(self, on: datetime | None = None) -> dict:
+        """GET /v1/members/{id}, now or with the clock at `on`."""
+        if on is None:
+            return self.client.get(f"/v1/members/{self.id}", headers=self.admin).get_json()
+        with clock.frozen(on):
+            return self.client.get(f"/v1/members/{self.id}", headers=self.admin).get_json()
+
+    def entries(self) -> list[dict]:
+        return self.client.get(f"/v1/members/{self.id}/transactions?limit=100", headers=self.admin).get_json()["data"]
+
+    def history(self) -> list[tuple]:
+        rows = self.client.get(f"/v1/members/{self.id}/tier-history", headers=self.admin).get_json()["data"]
+        return [(row["tier"], row["effective_at"], row["reason"]) for row in rows]
+
+
+# -- members, tiers, rewards, campaigns (over HTTP) -----------------------------------------------
+
+@pytest.fixture
+def shopper(client, admin, enroll, program):
+    """A member born on 15 March 1990 who buys, spends and is looked at over HTTP (a Shopper)."""
+    return Shopper(client, admin, enroll(external_id="life", birthday="1990-03-15"))
+
+
+@pytest.fixture
+def shopper_with_pending_points(client, admin, shopper):
+    """The shopper, in a program where points stay pending for 14 days."""
+    response = client.patch("/v1/program", headers=admin, json={"pending_days": 14})
+    assert response.status_code == 200, response.get_json()
+    return shopper
+
+
+@pytest.fixture
+def ladder(client, admin, program):
+    """Bronze 0 (×1), Silver 500 (×1.5), Gold 1500 (×2); window and retention 365 days."""
+    made = {}
+    for key, threshold, multiplier in (("bronze", 0, "1"), ("silver", 500, "1.5"), ("gold", 1500, "2")):
+        response = client.post("/v1/tiers", headers=admin, json={
+            "key": key, "name": key.title(), "min_qualifying_points": threshold,
+            "multiplier": multiplier, "benefits": [f"{key} perk"]})
+        assert response.status_code == 201, response.get_json()
+        made[key] = response.get_json()
+    run_jobs()
+    return made
+
+
+@pytest.fixture
+def tiered_shopper(client, admin, enroll, ladder):
+    """A Shopper enrolled once the `ladder` exists (so in bronze); call it to buy: tiered_shopper(dollars, on)."""
+    return Shopper(client, admin, enroll(external_id="tiered"))
+
+
+@pytest.fixture
+def rich(enroll, client, admin, program):
+    """rich(points) -> a member holding exactly that many points (given by an adjustment)."""
+    def make(points, **fields):
+        member = enroll(**fields)
+        if points:
+            response = client.post(f"/v1/members/{member['id']}/adjustments", headers=admin,
+                                   json={"points": points, "reason": "test"})
+            assert response.status_code == 201
+        return member
+    return make
+
+
+@pytest.fixture
+def busy_ledger(client, admin, program, enroll):
+    """Two members with bonuses, adjustments, a purchase and a refund: a consistent ledger."""
+    client.patch("/v1/program", json={"signup_bonus": 50}, headers=admin)
+    members = [enroll(), enroll()]
+    for member in members:
+        for points in (30, -20):
+            response = client.post(f"/v1/members/{member['id']}/adjustments", headers=admin,
+                                   json={"points": points, "reason": "r"})
+            assert response.status_code == 201, response.get_json()
+        purchase = client.post("/v1/purchases", headers=admin, json={
+            "member_id": member["id"], "order_id": f"v-{member['id']}", "amount": 4000, "currency": "usd"}).get_json()
+        client.post(f"/v1/purchases/{purchase['id']}/refunds", json={"amount": 1500}, headers=admin)
+    return members
+
+
+@pytest.fixture
+def reward(client, admin):
+    """reward(**fields) -> the JSON of a new reward (a 100-point free coffee unless fields say otherwise)."""
+    def make(**fields):
+        body = {"name": "Coffee", "cost_points": 100, "kind": "free_item", "value": {"sku": "COF"}, **fields}
+        response = client.post("/v1/rewards", headers=admin, json=body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+    return make
+
+
+@pytest.fixture
+def campaign(client, admin, program):
+    """campaign(**fields) -> the JSON of a new campaign: "Double March", ×2 from 1 to 15 March 2026."""
+    def make(**fields):
+        body = {"name": "Double March", "multiplier": "2", "starts_at": "2026-03-01T00:00:00Z",
+                "ends_at": "2026-03-15T00:00:00Z", **fields}
+        response = client.post("/v1/campaigns", headers=admin, json=body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+    return make
+
+
+# -- people: customers and staff --------------------------------------------------------------------
+
+@pytest.fixture
+def customer(client, storefront, admin, enroll, program):
+    """customer(member) -> (member, headers) for a fresh customer token of that member."""
+    def make(member=None):
+        member = member or enroll()
+        response = client.post(f"/v1/members/{member['id']}/access-tokens", headers=storefront)
+        assert response.status_code == 201, response.get_json()
+        return member, {"Authorization": f"Bearer {response.get_json()['token']}"}
+    return make
+
+
+@pytest.fixture
+def cashier(client, admin):
+    """The staff member Cass (cashier, password STAFF_PASSWORD), as the API returns them."""
+    response = client.post("/v1/staff", headers=admin, json={
+        "email": "Cass@Shop.test", "name": "Cass", "role": "cashier", "password": STAFF_PASSWORD})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def staff_login(client, admin):
+    """staff_login(role) -> Authorization headers of a fresh staff session."""
+    counter = iter(range(10**6))
+
+    def login(role):
+        email = f"{role}{next(counter)}@shop.test"
+        assert client.post("/v1/staff", headers=admin, json={
+            "email": email, "name": role.title(), "role": role, "password": STAFF_PASSWORD}).status_code == 201
+        response = client.post("/v1/staff/sessions", json={"email": email, "password": STAFF_PASSWORD})
+        assert response.status_code == 201, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['token']}"}
+    return login
+
+
+# -- Stripe ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def stripe_ready(program, client, admin):
+    """The program with usd/jpy earn rates (1 point a dollar, 1 a hundred yen) and no auto-enrolment."""
+    response = client.patch("/v1/program", json={"auto_enroll": False}, headers=admin)
+    assert response.status_code == 200, response.get_json()
+    return program
+
+
+@pytest.fixture
+def paid(client, admin, stripe_ready, enroll):
+    """A member who paid $100.00 (100 points) through Stripe: (member id, pi, ch)."""
+    member = enroll()
+    pi, ch = unique("pi"), unique("ch")
+    response = deliver(client, event("payment_intent.succeeded", payment_intent(
+        pi, 10000, latest_charge=ch, metadata={"loyalty_member_id": member["id"]})))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "processed", response.get_json()
+    assert client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"] == 100
+    return member["id"], pi, ch
+
+
+@pytest.fixture
+def paying_event(stripe_ready, enroll):
+    """A payment_intent.succeeded event of $10.00 naming a new member."""
+    member = enroll()
+    return event("payment_intent.succeeded", payment_intent(unique("pi"), 1000, metadata={"loyalty_member_id": member["id"]}))
+
+
+@pytest.fixture
+def stripe_api(app, monkeypatch):
+    """A local stand-in for api.stripe.com (tests/fake_stripe.py); the app's STRIPE_API_BASE points at it."""
+    fake = fake_stripe.RecordedStripe
+    fake.events, fake.requests = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), fake)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setitem(app.config, "STRIPE_API_KEY", fake_stripe.API_KEY)
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", f"http://127.0.0.1:{server.server_address[1]}")
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+# -- apps of their own ------------------------------------------------------------------------------
+
+@pytest.fixture
+def spec(client):
+    """The OpenAPI document the app serves."""
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+@pytest.fixture
+def fragile_app():
+    """A separate app (the shared one may not gain routes) that answers errors as in production."""
+    app = create_app({
+        "TESTING": True,
+        "RAISE_UNEXPECTED": False,
+        "RATELIMIT_ENABLED": False,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tempfile.mkdtemp(prefix='loyalty-fragile-')}/x.sqlite3",
+    })
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret-internal-detail at /srv/app/loyalty/thing.py line 42")
+
+    @app.route("/boom-key")
+    def boom_key():
+        return {}["missing"]
+
+    return app
+
+
+@pytest.fixture
+def unreachable_app():
+    """An app whose database does not answer, with its own session (the test's is bound to a live connection)."""
+    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False,
+                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/nope"})
+    bound = db.session
+    db.session = db._make_scoped_session({})
+    try:
+        yield app
+    finally:
+        db.session = bound
+        with app.app_context():
+            db.engine.dispose()
+
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+@pytest.fixture
+def migrated_app():
+    """An app on a fresh, empty database brought up by `flask db upgrade` (the migrations)."""
+    with fresh_database(TEST_DATABASE_URL) as url:
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(directory=MIGRATIONS)
+            yield app
+            db.engine.dispose()
+
+
 class _LiveServers:
     """Starts LiveServers on fresh databases and tears every one down afterwards."""
 
@@ -167,3 +447,26 @@ def shared_live_server():
     servers = _LiveServers()
     yield servers()
     servers.close()
+
+
+@pytest.fixture
+def server(shared_live_server):
+    """The module's shared LiveServer (4 workers), for races whose tests use distinct ids."""
+    return shared_live_server
+
+
+@pytest.fixture
+def fresh_server(live_server):
+    """A LiveServer of its own (4 workers) on a fresh database."""
+    return live_server(workers=4)
+
+
+@pytest.fixture
+def seeded(live_server):
+    """A LiveServer (1 worker) whose database tests/seeds/due_work.py filled with work due for run-jobs."""
+    server = live_server(workers=1)
+    seed = (Path(__file__).parent / "seeds" / "due_work.py").read_text()
+    result = subprocess.run([sys.executable, "-c", seed], env=server.env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return server

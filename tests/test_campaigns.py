@@ -1,28 +1,14 @@
 """Campaigns against API.md (Campaigns; Rules: Earning, the campaign multiplier c)."""
-import hashlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from loyalty import clock
+from tests.helpers import stamp
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 END = datetime(2026, 3, 15, tzinfo=timezone.utc)
-
-
-def stamp(moment):
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def campaign(client, admin, program):
-    def make(**fields):
-        body = {"name": "Double March", "multiplier": "2", "starts_at": stamp(START), "ends_at": stamp(END), **fields}
-        response = client.post("/v1/campaigns", headers=admin, json=body)
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-    return make
 
 
 def buy(client, admin, member, dollars, on, order):

@@ -1,13 +1,8 @@
 """Races against a real multi-worker server: no point is lost or invented."""
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
-
-
-@pytest.fixture
-def server(shared_live_server):
-    return shared_live_server
+from tests.helpers import all_at_once
 
 
 def test_simultaneous_purchases_and_retries_give_exact_balance(server):
@@ -40,15 +35,10 @@ def test_simultaneous_purchases_and_retries_give_exact_balance(server):
     assert verify.returncode == 0, verify.stdout
 
 
-def _at_once(calls):
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return [future.result() for future in [pool.submit(call) for call in calls]]
-
-
 def test_simultaneous_enrolments_of_one_customer(server):
     """10 enrolments of one external_id at once: one member, nine 409 member_exists naming it."""
     admin = server.api_key("admin")
-    responses = _at_once([lambda: requests.post(server.url + "/v1/members", headers=admin,
+    responses = all_at_once([lambda: requests.post(server.url + "/v1/members", headers=admin,
                                                 json={"external_id": "twin"})] * 10)
     assert sorted(r.status_code for r in responses) == [201] + [409] * 9
     created = next(r.json() for r in responses if r.status_code == 201)
@@ -62,7 +52,7 @@ def test_simultaneous_refunds_never_exceed_the_purchase(server):
     member = requests.post(server.url + "/v1/members", json={"external_id": "refunds"}, headers=admin).json()
     purchase = requests.post(server.url + "/v1/purchases", headers=admin, json={
         "member_id": member["id"], "order_id": "big", "amount": 10000, "currency": "usd"}).json()
-    responses = _at_once([lambda: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
+    responses = all_at_once([lambda: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
                                                 headers=admin, json={"amount": 1000})] * 12)
     assert sorted(r.status_code for r in responses) == [201] * 10 + [422] * 2
     after = requests.get(server.url + f"/v1/purchases/{purchase['id']}", headers=admin).json()
@@ -86,7 +76,7 @@ def test_simultaneous_refunds_of_one_members_purchases_all_apply(server):
                for purchase in bought]
     more = [lambda n=n: requests.post(server.url + "/v1/purchases", headers=admin, json={
         "member_id": member["id"], "order_id": f"more-{n}", "amount": 1000, "currency": "usd"}) for n in range(8)]
-    responses = _at_once(refunds + more)
+    responses = all_at_once(refunds + more)
     assert [r.status_code for r in responses] == [201] * 24, [r.text for r in responses if r.status_code != 201]
     balance = requests.get(server.url + f"/v1/members/{member['id']}", headers=admin).json()["points"]["balance"]
     assert balance == 16 * 5 + 8 * 10
@@ -103,7 +93,7 @@ def test_purchases_racing_across_a_threshold_see_the_upgrade(server):
                               "multiplier": "2"}).status_code == 201
     for pair in range(6):
         member = post("/v1/members", {"external_id": f"threshold-{pair}"}).json()
-        crossing, after = _at_once([
+        crossing, after = all_at_once([
             lambda: post("/v1/purchases", {"member_id": member["id"], "order_id": f"cross-{pair}",
                                            "amount": 20000, "currency": "usd",
                                            "occurred_at": "2026-11-01T10:00:00Z"}),

@@ -1,18 +1,7 @@
 """Redemption races against a real multi-worker server: never overspent, never double-used."""
-from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
-
-
-@pytest.fixture
-def server(shared_live_server):
-    return shared_live_server
-
-
-def _all_at_once(calls):
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return [future.result() for future in [pool.submit(call) for call in calls]]
+from tests.helpers import all_at_once
 
 
 def _setup(server, admin, reward_fields):
@@ -33,7 +22,7 @@ def test_fifty_redemptions_covering_three(server):
     admin = server.api_key("admin")
     post, reward = _setup(server, admin, {"cost_points": 100})
     member = _member_with(post, "racer", 350)
-    responses = _all_at_once([
+    responses = all_at_once([
         lambda: post(f"/v1/members/{member['id']}/redemptions", {"reward_id": reward["id"]})] * 50)
     codes = sorted(r.status_code for r in responses)
     assert codes == [201] * 3 + [409] * 47
@@ -48,7 +37,7 @@ def test_stock_of_five_for_thirty_members(server):
     admin = server.api_key("admin")
     post, reward = _setup(server, admin, {"cost_points": 10, "stock": 5})
     members = [_member_with(post, f"m{number}", 10) for number in range(30)]
-    responses = _all_at_once([
+    responses = all_at_once([
         (lambda m=m: post(f"/v1/members/{m['id']}/redemptions", {"reward_id": reward["id"]})) for m in members])
     assert sorted(r.status_code for r in responses) == [201] * 5 + [409] * 25
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"out_of_stock"}
@@ -62,7 +51,7 @@ def test_one_code_used_by_ten_tills(server):
     post, reward = _setup(server, admin, {"cost_points": 10})
     member = _member_with(post, "voucher", 10)
     code = post(f"/v1/members/{member['id']}/redemptions", {"reward_id": reward["id"]}).json()["code"]
-    responses = _all_at_once([
+    responses = all_at_once([
         (lambda till=till: post(f"/v1/redemptions/{code}/use", {"location": f"till {till}"})) for till in range(10)])
     assert sorted(r.status_code for r in responses) == [200] + [409] * 9
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"already_used"}

@@ -8,17 +8,6 @@ from loyalty import clock
 T = datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def customer(client, storefront, admin, enroll, program):
-    """customer(member) -> (member, headers) for a fresh customer token of that member."""
-    def make(member=None):
-        member = member or enroll()
-        response = client.post(f"/v1/members/{member['id']}/access-tokens", headers=storefront)
-        assert response.status_code == 201, response.get_json()
-        return member, {"Authorization": f"Bearer {response.get_json()['token']}"}
-    return make
-
-
 def test_me_shows_the_member(client, admin, customer):
     member, headers = customer()
     client.post("/v1/purchases", headers=admin, json={

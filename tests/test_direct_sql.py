@@ -8,7 +8,11 @@ from loyalty import auth, members, tiers
 from loyalty.extensions import db
 from loyalty.models import Member
 
-from tests.test_tiers import day, ladder, run_jobs, shop, stamp  # noqa: F401  (fixtures)
+from tests.helpers import run_jobs, stamp
+
+
+def day(n: float) -> datetime:
+    return datetime(2023, 1, 10, 12, 0, tzinfo=timezone.utc) + timedelta(days=n)
 
 REVOKED = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
 
@@ -79,7 +83,8 @@ def test_a_driver_error_is_sqlalchemys_error(app):
         auth.API_KEY_BY_LOOKUP.first(lookup="nul\x00byte")
 
 
-def test_a_deleted_tier_still_held_is_shown_until_run_jobs_moves_the_member(client, admin, shop, ladder, at):
+def test_a_deleted_tier_still_held_is_shown_until_run_jobs_moves_the_member(client, admin, tiered_shopper, ladder, at):
+    shop = tiered_shopper
     shop(600, day(0))
     with at(stamp(day(5))):
         assert client.delete(f"/v1/tiers/{ladder['silver']['id']}", headers=admin).status_code == 200

@@ -1,10 +1,8 @@
 """The HTTP conventions of API.md: credentials, the error shape, validation, Idempotency-Key."""
 import json
-import tempfile
 
 import pytest
 
-from loyalty import create_app
 from loyalty.extensions import db
 from loyalty.models import ApiKey, LedgerEntry, Member
 
@@ -198,27 +196,6 @@ def test_timestamp_needs_an_offset(client, admin, program, enroll, stamp, ok):
 
 
 # --- the unexpected --------------------------------------------------------------------------
-
-@pytest.fixture
-def fragile_app():
-    """A separate app (the shared one may not gain routes) that answers errors as in production."""
-    app = create_app({
-        "TESTING": True,
-        "RAISE_UNEXPECTED": False,
-        "RATELIMIT_ENABLED": False,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tempfile.mkdtemp(prefix='loyalty-fragile-')}/x.sqlite3",
-    })
-
-    @app.route("/boom")
-    def boom():
-        raise RuntimeError("secret-internal-detail at /srv/app/loyalty/thing.py line 42")
-
-    @app.route("/boom-key")
-    def boom_key():
-        return {}["missing"]
-
-    return app
-
 
 @pytest.mark.parametrize("path", ["/boom", "/boom-key"])
 def test_unexpected_exception_is_a_generic_500(fragile_app, path):

@@ -4,26 +4,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import downgrade, upgrade
+from flask_migrate import downgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 
-from loyalty import create_app
 from loyalty.extensions import db
-from tests.conftest import TEST_DATABASE_URL
-from tests.live import fresh_database
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-
-
-@pytest.fixture
-def migrated_app():
-    with fresh_database(TEST_DATABASE_URL) as url:
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
-        with app.app_context():
-            upgrade(directory=MIGRATIONS)
-            yield app
-            db.engine.dispose()
 
 
 def test_upgrade_gives_exactly_the_models_schema(migrated_app):

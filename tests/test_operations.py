@@ -5,12 +5,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from loyalty import create_app
 from loyalty.api.security import EVERYONE
 from loyalty.extensions import db
 from loyalty.models import ApiKey, LedgerEntry
-
-UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
+from tests.helpers import cli
 
 
 def adjust(client, headers, member_id, points, reason="r"):
@@ -20,10 +18,6 @@ def adjust(client, headers, member_id, points, reason="r"):
     return response.get_json()
 
 
-def cli(app, *args):
-    return app.test_cli_runner().invoke(args=["loyalty", *args])
-
-
 # --- /healthz --------------------------------------------------------------------------------
 
 def test_healthz_is_ok_without_a_credential(client):
@@ -31,21 +25,6 @@ def test_healthz_is_ok_without_a_credential(client):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.get_json() == {"status": "ok"}
-
-
-@pytest.fixture
-def unreachable_app():
-    """An app whose database does not answer, with its own session (the test's is bound to a live connection)."""
-    app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False,
-                      "SQLALCHEMY_DATABASE_URI": UNREACHABLE_DATABASE})
-    bound = db.session
-    db.session = db._make_scoped_session({})
-    try:
-        yield app
-    finally:
-        db.session = bound
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(unreachable_app):
@@ -86,14 +65,6 @@ def test_api_is_503_when_no_database_connection_is_free(client, admin, monkeypat
 
 
 # --- /openapi.json and /docs -----------------------------------------------------------------
-
-@pytest.fixture
-def spec(client):
-    response = client.get("/openapi.json")
-    assert response.status_code == 200
-    assert response.mimetype == "application/json"
-    return response.get_json()
-
 
 def api_operations(app):
     """(OpenAPI path, method) for every Flask route under /v1."""
@@ -269,20 +240,6 @@ def test_orm_cannot_edit_a_ledger_entry(client, admin, enroll):
 
 
 # --- verify-ledger ---------------------------------------------------------------------------
-
-@pytest.fixture
-def busy_ledger(client, admin, program, enroll):
-    """Two members with bonuses, adjustments, a purchase and a refund: a consistent ledger."""
-    client.patch("/v1/program", json={"signup_bonus": 50}, headers=admin)
-    members = [enroll(), enroll()]
-    for member in members:
-        adjust(client, admin, member["id"], 30)
-        adjust(client, admin, member["id"], -20)
-        purchase = client.post("/v1/purchases", headers=admin, json={
-            "member_id": member["id"], "order_id": f"v-{member['id']}", "amount": 4000, "currency": "usd"}).get_json()
-        client.post(f"/v1/purchases/{purchase['id']}/refunds", json={"amount": 1500}, headers=admin)
-    return members
-
 
 def test_verify_ledger_passes_on_a_consistent_ledger(app, busy_ledger):
     result = cli(app, "verify-ledger")

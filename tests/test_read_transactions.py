@@ -9,7 +9,7 @@ from sqlalchemy import event, make_url
 
 from loyalty import auth, create_app
 from loyalty.extensions import AUTOCOMMIT, RoutedSession, db
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+from tests.helpers import ON_POSTGRES, TEST_DATABASE_URL
 from tests.live import fresh_database
 
 

@@ -18,18 +18,15 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import pytest
 from sqlalchemy import create_engine, select, update
 
-from loyalty import adjustments, clock, jobs, ledger, members, purchases
-from loyalty.actors import Actor
+from loyalty import adjustments, clock, jobs, ledger, members
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Program, Purchase, Tier, TierChange
+from tests import factories
+from tests.factories import ADMIN
+from tests.helpers import stamp
 
-ADMIN = Actor("api_key", "test-admin", role="admin")
 T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def day(n: float) -> datetime:
@@ -49,38 +46,6 @@ def run_tier_jobs(moment: datetime) -> None:
     with clock.frozen(moment):
         jobs.reevaluate_tier_config(moment)
         jobs.evaluate_tiers(moment)
-
-
-class Shop:
-    """Members and purchases through the domain functions, the clock set to each event."""
-
-    def __init__(self):
-        self.orders = 0
-
-    def enroll(self, on: datetime, email: str | None = None):
-        with clock.frozen(on):
-            member = members.enroll({"external_id": f"x-{self.orders}-{on.timestamp()}", "email": email}, ADMIN)
-            self.orders += 1
-            db.session.flush()
-            return member
-
-    def buy(self, member, cents: int, on: datetime):
-        self.orders += 1
-        with clock.frozen(on):
-            purchase, _ = purchases.record_purchase(
-                db.session.get(Member, member.id), order_id=f"o-{self.orders}", amount=cents, currency="usd",
-                occurred_at=on, source="api", actor=ADMIN)
-            db.session.flush()
-            return purchase
-
-    def refund(self, purchase_id: str, cents: int, on: datetime):
-        with clock.frozen(on):
-            return purchases.refund_purchase(purchase_id, cents, ADMIN)
-
-
-@pytest.fixture
-def shop(program):
-    return Shop()
 
 
 def get_report(client, admin, path: str, now: datetime, **params):
@@ -271,7 +236,7 @@ ENTRY_TIER_DAY = 400
 HABITS = [7, 14, 30, 60, 120]  # mean days between a member's purchases
 
 
-def generate(client, admin, shop, seed: int = 20240607, members_count: int = 260):
+def generate(client, admin, seed: int = 20240607, members_count: int = 260):
     """About 3000 purchases of `members_count` members over two years, applied in time order.
 
     Tiers come first without an entry tier (members below silver hold none); bronze, the entry
@@ -318,17 +283,17 @@ def generate(client, admin, shop, seed: int = 20240607, members_count: int = 260
         if moment >= END:
             continue
         if kind == "enroll":
-            enrolled[payload] = shop.enroll(moment, email=f"m{payload}@example.com")
+            enrolled[payload] = factories.member(moment, email=f"m{payload}@example.com")
         elif kind == "buy":
             index, cents = payload
-            bought[order] = shop.buy(enrolled[index], cents, moment)
+            bought[order] = factories.purchase(enrolled[index], cents, moment)
         elif kind == "refund":
             purchase_order, full, share = payload
             purchase = db.session.get(Purchase, bought[purchase_order].id)
             left = purchase.amount - purchase.refunded_amount
             cents = left if full else max(1, int(left * share * 0.9))
             if left > 0:
-                shop.refund(purchase.id, cents, moment)
+                factories.refund(purchase.id, cents, moment)
         elif kind == "jobs":
             run_tier_jobs(moment)
             _ledger_movements(rng, list(enrolled.values()), moment)
@@ -375,9 +340,9 @@ def moment_of(date_text: str) -> datetime:
     return datetime.fromisoformat(date_text).replace(tzinfo=timezone.utc)
 
 
-def test_every_report_matches_the_reference_on_generated_data(client, admin, shop):
+def test_every_report_matches_the_reference_on_generated_data(client, admin, program):
     """Do all four reports equal a plain-Python computation from API.md over thousands of purchases?"""
-    assert generate(client, admin, shop) > 2000
+    assert generate(client, admin) > 2000
     reference = Reference()
     assert {row.reason for rows in reference.history.values() for row in rows} >= {
         "enrolled", "purchase", "evaluation", "tier_config_changed"}
@@ -403,9 +368,9 @@ def test_every_report_matches_the_reference_on_generated_data(client, admin, sho
     assert all(seen[label] > 0 for label in ("bronze", "silver", "gold", "none", "immature", "repurchasers", "at risk"))
 
 
-def test_generated_data_tells_the_story_the_reports_are_for(client, admin, shop):
+def test_generated_data_tells_the_story_the_reports_are_for(client, admin, program):
     """Does the generated data exercise what the reports turn on: none/entry tiers, repurchasers, at-risk?"""
-    generate(client, admin, shop, seed=3, members_count=120)
+    generate(client, admin, seed=3, members_count=120)
     rows = get_report(client, admin, "repurchase-by-tier", END,
                       **{"from": "2023-06-01", "to": "2024-02-01", "window_days": 90})["data"]
     labels = [row["tier"] for row in rows]
@@ -425,42 +390,42 @@ def repurchase_rows(client, admin, now, start="2023-01-01", end="2024-01-01", wi
     return {row["tier"]: row for row in body["data"]}
 
 
-def test_a_purchase_exactly_at_the_window_end_counts(client, admin, shop):
+def test_a_purchase_exactly_at_the_window_end_counts(client, admin, program):
     """Is a purchase at p1 + window_days a repurchase, and one a microsecond later not?"""
-    on_edge, past_edge = shop.enroll(T0), shop.enroll(T0)
-    shop.buy(on_edge, 1000, day(1))
-    shop.buy(on_edge, 1000, day(91))
-    shop.buy(past_edge, 1000, day(1))
-    shop.buy(past_edge, 1000, day(91) + timedelta(microseconds=1))
+    on_edge, past_edge = factories.member(T0), factories.member(T0)
+    factories.purchase(on_edge, 1000, day(1))
+    factories.purchase(on_edge, 1000, day(91))
+    factories.purchase(past_edge, 1000, day(1))
+    factories.purchase(past_edge, 1000, day(91) + timedelta(microseconds=1))
     row = repurchase_rows(client, admin, now=day(400))["all"]
     assert (row["buyers"], row["repurchasers"], row["repurchase_rate"]) == (2, 1, "0.5000")
     assert row["median_days_to_repurchase"] == "90.00"
 
 
-def test_a_fully_refunded_first_purchase_does_not_qualify(client, admin, shop):
+def test_a_fully_refunded_first_purchase_does_not_qualify(client, admin, program):
     """Does p1 skip a purchase refunded in full, and a later partial refund leave one qualifying?"""
-    member = shop.enroll(T0)
-    refunded = shop.buy(member, 5000, day(1))
-    shop.refund(refunded.id, 5000, day(2))
-    partly = shop.buy(member, 5000, day(11))
-    shop.refund(partly.id, 4999, day(12))
-    shop.buy(member, 1000, day(41))
+    member = factories.member(T0)
+    refunded = factories.purchase(member, 5000, day(1))
+    factories.refund(refunded.id, 5000, day(2))
+    partly = factories.purchase(member, 5000, day(11))
+    factories.refund(partly.id, 4999, day(12))
+    factories.purchase(member, 1000, day(41))
     row = repurchase_rows(client, admin, now=day(400))["all"]
     assert (row["buyers"], row["repurchasers"]) == (1, 1)
     assert row["median_days_to_repurchase"] == "30.00"  # from day 11, not day 1
 
 
-def test_a_member_upgrading_on_p1_counts_under_the_tier_before_it(client, admin, shop):
+def test_a_member_upgrading_on_p1_counts_under_the_tier_before_it(client, admin, program):
     """Is the member counted under the tier held just before p1, not the one p1 earned?"""
     create_tier(client, admin, "bronze", 0)
     create_tier(client, admin, "silver", 500, "1.5")
-    upgrader, already_silver, twin = shop.enroll(T0), shop.enroll(T0), shop.enroll(T0)
-    shop.buy(upgrader, 60000, day(10))                 # p1 crosses silver: counted under bronze
-    shop.buy(already_silver, 60000, day(-20))          # silver before the period...
-    shop.buy(already_silver, 1000, day(10))            # ...so p1 counts under silver
-    first = shop.buy(twin, 1000, day(10))              # p1; at that same moment another order...
+    upgrader, already_silver, twin = factories.member(T0), factories.member(T0), factories.member(T0)
+    factories.purchase(upgrader, 60000, day(10))                 # p1 crosses silver: counted under bronze
+    factories.purchase(already_silver, 60000, day(-20))          # silver before the period...
+    factories.purchase(already_silver, 1000, day(10))            # ...so p1 counts under silver
+    first = factories.purchase(twin, 1000, day(10))              # p1; at that same moment another order...
     time.sleep(0.002)                                  # (ids are time-ordered: keep p1 first)
-    crossing = shop.buy(twin, 60000, day(10))          # ...crosses silver: in force at p1's moment
+    crossing = factories.purchase(twin, 60000, day(10))          # ...crosses silver: in force at p1's moment
     assert first.id < crossing.id
     rows = repurchase_rows(client, admin, now=day(400), start="2023-01-05")
     assert list(rows) == ["bronze", "silver", "all"]
@@ -470,13 +435,13 @@ def test_a_member_upgrading_on_p1_counts_under_the_tier_before_it(client, admin,
         select(TierChange.reason).where(TierChange.member_id == upgrader.id))] == ["enrolled", "purchase"]
 
 
-def test_immature_members_are_only_counted_as_immature(client, admin, shop):
+def test_immature_members_are_only_counted_as_immature(client, admin, program):
     """Is a member whose p1 + window is after now left out of buyers and the rate?"""
     create_tier(client, admin, "bronze", 0)
-    mature, young = shop.enroll(T0), shop.enroll(T0)
-    shop.buy(mature, 1000, day(1))
-    shop.buy(young, 1000, day(300))
-    shop.buy(young, 1000, day(301))
+    mature, young = factories.member(T0), factories.member(T0)
+    factories.purchase(mature, 1000, day(1))
+    factories.purchase(young, 1000, day(300))
+    factories.purchase(young, 1000, day(301))
     rows = repurchase_rows(client, admin, now=day(300) + timedelta(days=90) - timedelta(microseconds=1))
     assert rows["bronze"] == {"tier": "bronze", "buyers": 1, "repurchasers": 0, "repurchase_rate": "0.0000",
                               "median_days_to_repurchase": None, "immature": 1}
@@ -496,14 +461,14 @@ def test_every_tier_has_a_row_and_none_only_when_it_counts(client, admin, progra
 
 # -- hand-made edges: cohorts, points, at risk -----------------------------------------------
 
-def test_cohorts_count_only_members_old_enough_for_each_window(client, admin, shop):
+def test_cohorts_count_only_members_old_enough_for_each_window(client, admin, program):
     """Are rates over members at least N days past their first purchase, by month of it?"""
-    early, back_in_45, late = shop.enroll(T0), shop.enroll(T0), shop.enroll(T0)
-    shop.buy(early, 1000, day(0))
-    shop.buy(early, 1000, day(20))
-    shop.buy(back_in_45, 1000, day(5))
-    shop.buy(back_in_45, 1000, day(50))
-    shop.buy(late, 1000, day(40))
+    early, back_in_45, late = factories.member(T0), factories.member(T0), factories.member(T0)
+    factories.purchase(early, 1000, day(0))
+    factories.purchase(early, 1000, day(20))
+    factories.purchase(back_in_45, 1000, day(5))
+    factories.purchase(back_in_45, 1000, day(50))
+    factories.purchase(late, 1000, day(40))
     body = get_report(client, admin, "cohorts", day(100), **{"from": "2023-01-01", "to": "2023-03-01"})
     assert body["data"] == [
         {"month": "2023-01", "buyers": 2, "rate_30d": "0.5000", "rate_60d": "1.0000", "rate_90d": "1.0000",
@@ -513,13 +478,13 @@ def test_cohorts_count_only_members_old_enough_for_each_window(client, admin, sh
     ]
 
 
-def test_points_roll_forward_balances_to_the_point(client, admin, shop):
+def test_points_roll_forward_balances_to_the_point(client, admin, program):
     """Do opening + issued − redeemed − expired − reversed + adjusted equal closing, and liability use point_value?"""
     db.session.get(Program, 1).point_value_amount = 3
-    member = shop.enroll(T0)
-    shop.buy(member, 10000, day(1))                      # before: opening 100
-    purchase = shop.buy(member, 20000, day(10))          # issued 200
-    shop.refund(purchase.id, 5000, day(11))              # reversed 50
+    member = factories.member(T0)
+    factories.purchase(member, 10000, day(1))                      # before: opening 100
+    purchase = factories.purchase(member, 20000, day(10))          # issued 200
+    factories.refund(purchase.id, 5000, day(11))              # reversed 50
     with clock.frozen(day(12)):
         ledger.post_entry(member.id, "redeem", -120, ADMIN)
         ledger.post_entry(member.id, "return", 20, ADMIN)
@@ -537,29 +502,29 @@ def test_points_roll_forward_balances_to_the_point(client, admin, shop):
     assert (empty["issued"], empty["redemption_rate"], empty["breakage_rate"]) == (0, None, None)
 
 
-def test_at_risk_rule_and_order(client, admin, shop):
+def test_at_risk_rule_and_order(client, admin, program):
     """Are quiet members found by the rule (2× median gap and ≥ 30 days; one purchase > 90 days), most valuable first?"""
     create_tier(client, admin, "bronze", 0)
     now = day(400)
-    big_regular = shop.enroll(T0, email="big@example.com")   # gaps 10, 10, 40 → median 10; quiet 30: at risk
+    big_regular = factories.member(T0, email="big@example.com")   # gaps 10, 10, 40 → median 10; quiet 30: at risk
     for offset in (310, 320, 330, 370):
-        shop.buy(big_regular, 50000, day(offset))
-    too_recent = shop.enroll(T0)                              # median 10, quiet 29 days: not yet
+        factories.purchase(big_regular, 50000, day(offset))
+    too_recent = factories.member(T0)                              # median 10, quiet 29 days: not yet
     for offset in (351, 361, 371):
-        shop.buy(too_recent, 90000, day(offset))
-    slow = shop.enroll(T0)                                    # gaps 60, 100 → median 80; quiet 160: not > 160
+        factories.purchase(too_recent, 90000, day(offset))
+    slow = factories.member(T0)                                    # gaps 60, 100 → median 80; quiet 160: not > 160
     for offset in (80, 140, 240):
-        shop.buy(slow, 1000, day(offset))
-    slower = shop.enroll(T0)                                  # the same a microsecond earlier: at risk
+        factories.purchase(slow, 1000, day(offset))
+    slower = factories.member(T0)                                  # the same a microsecond earlier: at risk
     for offset in (80, 140, 240):
-        shop.buy(slower, 1000, day(offset) - timedelta(microseconds=1))
-    single_old = shop.enroll(T0)                              # one purchase 90 days + 1 µs ago: at risk
-    shop.buy(single_old, 2000, now - timedelta(days=90, microseconds=1))
-    single_90 = shop.enroll(T0)                               # exactly 90 days: not
-    shop.buy(single_90, 2000, now - timedelta(days=90))
-    refunded = shop.enroll(T0)                                # last purchase refunded: the one before counts
-    shop.buy(refunded, 4000, day(200))
-    shop.refund(shop.buy(refunded, 3000, day(390)).id, 3000, day(391))
+        factories.purchase(slower, 1000, day(offset) - timedelta(microseconds=1))
+    single_old = factories.member(T0)                              # one purchase 90 days + 1 µs ago: at risk
+    factories.purchase(single_old, 2000, now - timedelta(days=90, microseconds=1))
+    single_90 = factories.member(T0)                               # exactly 90 days: not
+    factories.purchase(single_90, 2000, now - timedelta(days=90))
+    refunded = factories.member(T0)                                # last purchase refunded: the one before counts
+    factories.purchase(refunded, 4000, day(200))
+    factories.refund(factories.purchase(refunded, 3000, day(390)).id, 3000, day(391))
 
     rows = all_at_risk(client, admin, now)
     assert [row["member_id"] for row in rows] == [big_regular.id, refunded.id, slower.id, single_old.id]
@@ -576,10 +541,10 @@ def test_at_risk_rule_and_order(client, admin, shop):
 
 # -- formats, parameters, roles, CLI ---------------------------------------------------------
 
-def test_csv_has_the_json_field_names_flattened_with_empty_nulls(client, admin, shop):
+def test_csv_has_the_json_field_names_flattened_with_empty_nulls(client, admin, program):
     """Does ?format=csv give text/csv with the same rows, parent_child columns and empty nulls?"""
-    member = shop.enroll(T0)
-    shop.buy(member, 1000, day(1))
+    member = factories.member(T0)
+    factories.purchase(member, 1000, day(1))
     params = {"from": "2023-01-01", "to": "2023-02-01", "format": "csv"}
     with clock.frozen(day(10)):
         response = client.get("/v1/reports/repurchase-by-tier", headers=admin, query_string=params)
@@ -627,11 +592,11 @@ def test_reports_are_for_admins_only(client, storefront, program, path):
     assert client.get(f"/v1/reports/{path}", query_string=params).status_code == 401
 
 
-def test_cli_prints_the_same_rows_as_the_api(app, client, admin, shop):
+def test_cli_prints_the_same_rows_as_the_api(app, client, admin, program):
     """Does `loyalty report` give the API's CSV and JSON, a readable table by default, and refuse bad dates?"""
-    member = shop.enroll(T0)
-    shop.buy(member, 1000, day(1))
-    shop.buy(member, 1000, day(5))
+    member = factories.member(T0)
+    factories.purchase(member, 1000, day(1))
+    factories.purchase(member, 1000, day(5))
     runner = app.test_cli_runner()
     args = ["loyalty", "report", "repurchase-by-tier", "--from", "2023-01-01", "--to", "2023-02-01",
             "--window-days", "30"]
@@ -653,10 +618,10 @@ def test_cli_prints_the_same_rows_as_the_api(app, client, admin, shop):
     assert backwards.exit_code == 2 and "before" in backwards.output
 
 
-def test_reports_read_the_replica_named_by_reports_database_url(app, client, admin, shop, tmp_path):
+def test_reports_read_the_replica_named_by_reports_database_url(app, client, admin, program, tmp_path):
     """With REPORTS_DATABASE_URL set, do the report queries go there (an empty replica: no rows)?"""
-    member = shop.enroll(T0)
-    shop.buy(member, 1000, day(1))
+    member = factories.member(T0)
+    factories.purchase(member, 1000, day(1))
     params = {"from": "2023-01-01", "to": "2023-02-01"}
     assert get_report(client, admin, "cohorts", day(100), **params)["data"]
     replica = f"sqlite:///{tmp_path}/replica.sqlite3"

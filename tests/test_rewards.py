@@ -7,55 +7,14 @@ from loyalty import clock, jobs
 from loyalty.extensions import db
 from loyalty.ids import UNAMBIGUOUS
 from loyalty.models import Reward
+from tests.helpers import balance
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def staff_login(client, admin):
-    """staff_login(role) -> Authorization headers of a fresh staff session."""
-    counter = iter(range(10**6))
-
-    def login(role):
-        email = f"{role}{next(counter)}@shop.test"
-        assert client.post("/v1/staff", headers=admin, json={
-            "email": email, "name": role.title(), "role": role, "password": "correct horse"}).status_code == 201
-        response = client.post("/v1/staff/sessions", json={"email": email, "password": "correct horse"})
-        assert response.status_code == 201, response.get_json()
-        return {"Authorization": f"Bearer {response.get_json()['token']}"}
-    return login
-
-
-@pytest.fixture
-def reward(client, admin):
-    def make(**fields):
-        body = {"name": "Coffee", "cost_points": 100, "kind": "free_item", "value": {"sku": "COF"}, **fields}
-        response = client.post("/v1/rewards", headers=admin, json=body)
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-    return make
-
-
-@pytest.fixture
-def rich(enroll, client, admin, program):
-    """rich(points) -> a member holding exactly that many points (given by an adjustment)."""
-    def make(points, **fields):
-        member = enroll(**fields)
-        if points:
-            response = client.post(f"/v1/members/{member['id']}/adjustments", headers=admin,
-                                   json={"points": points, "reason": "test"})
-            assert response.status_code == 201
-        return member
-    return make
 
 
 def redeem(client, headers, member, reward, **extra):
     return client.post(f"/v1/members/{member['id']}/redemptions", headers=headers,
                        json={"reward_id": reward["id"], **extra})
-
-
-def balance(client, admin, member):
-    return client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"]
 
 
 @pytest.mark.parametrize("kind, value", [
@@ -115,7 +74,7 @@ def test_issue_debits_points_and_gives_a_code(client, admin, storefront, reward,
     assert body["status"] == "issued" and body["points"] == 100 and body["channel"] == "online"
     assert len(body["code"]) >= 8 and set(body["code"]) <= set(UNAMBIGUOUS)
     assert body["expires_at"] == "2026-05-11T09:00:00Z"
-    assert balance(client, admin, member) == 150
+    assert balance(client, admin, member["id"]) == 150
     entries = client.get(f"/v1/members/{member['id']}/transactions", headers=admin).get_json()["data"]
     assert (entries[0]["type"], entries[0]["points"], entries[0]["redemption_id"]) == ("redeem", -100, body["id"])
 
@@ -158,15 +117,15 @@ def test_each_refusal(client, admin, storefront, reward, rich, setup, code):
         client.post(f"/v1/redemptions/{redeem(client, admin, member, reward(cost_points=900)).get_json()['code']}/use",
                     headers=admin, json={})
         client.post(f"/v1/purchases/{purchase['id']}/refunds", headers=admin, json={"amount": 100000})
-        assert balance(client, admin, member) < 0
-    before = balance(client, admin, member)
+        assert balance(client, admin, member["id"]) < 0
+    before = balance(client, admin, member["id"])
     listed = client.get(f"/v1/rewards?member_id={member['id']}&limit=100", headers=storefront).get_json()["data"]
     mine = next(item for item in listed if item["id"] == made["id"])
     assert (mine["eligible"], mine["reason"]) == (False, code)
     response = redeem(client, storefront, member, made)
     assert response.status_code == 409, response.get_json()
     assert response.get_json()["error"]["code"] == code
-    assert balance(client, admin, member) == before
+    assert balance(client, admin, member["id"]) == before
 
 
 def test_refusals_come_in_the_contracts_order(client, admin, storefront, reward, rich):
@@ -205,14 +164,14 @@ def test_void_returns_points_and_stock(client, admin, storefront, reward, rich):
     assert client.get(f"/v1/rewards/{made['id']}", headers=admin).get_json()["stock"] == 0
     response = client.post(f"/v1/redemptions/{code}/void", headers=storefront, json={})
     assert response.status_code == 200 and response.get_json()["status"] == "voided"
-    assert balance(client, admin, member) == 100
+    assert balance(client, admin, member["id"]) == 100
     assert client.get(f"/v1/rewards/{made['id']}", headers=admin).get_json()["stock"] == 1
     entry = client.get(f"/v1/members/{member['id']}/transactions", headers=admin).get_json()["data"][0]
     assert (entry["type"], entry["points"]) == ("return", 100)
     for action in ("void", "use"):
         again = client.post(f"/v1/redemptions/{code}/{action}", headers=storefront, json={})
         assert (again.status_code, again.get_json()["error"]["code"]) == (409, "voided")
-    assert balance(client, admin, member) == 100
+    assert balance(client, admin, member["id"]) == 100
 
 
 def test_expiry_by_run_jobs_returns_points_once(client, admin, storefront, reward, rich):
@@ -226,7 +185,7 @@ def test_expiry_by_run_jobs_returns_points_once(client, admin, storefront, rewar
         list(jobs.run_all())
         list(jobs.run_all())
     assert client.get(f"/v1/redemptions/{code}", headers=storefront).get_json()["status"] == "expired"
-    assert balance(client, admin, member) == 100
+    assert balance(client, admin, member["id"]) == 100
     assert db.session.get(Reward, made["id"]).stock == 3
     types = [e["type"] for e in client.get(f"/v1/members/{member['id']}/transactions", headers=admin).get_json()["data"]]
     assert types.count("return") == 1

@@ -10,6 +10,7 @@ from loyalty import tiers
 from loyalty.extensions import db, forget
 from loyalty.models import Member
 from loyalty.program import get_program
+from tests.helpers import stamp
 
 
 def _statements_during(work) -> list[str]:
@@ -26,10 +27,6 @@ def _statements_during(work) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return seen
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def test_settings_are_read_once_then_come_from_the_process(client, admin, program):
@@ -75,8 +72,8 @@ def test_a_change_is_seen_by_the_next_request(client, admin, program, enroll):
     assert earn("c") == 60
     now = datetime.now(timezone.utc)
     response = client.post("/v1/campaigns", headers=admin, json={
-        "name": "Now", "multiplier": "1.5", "starts_at": _stamp(now - timedelta(hours=1)),
-        "ends_at": _stamp(now + timedelta(hours=1))})
+        "name": "Now", "multiplier": "1.5", "starts_at": stamp(now - timedelta(hours=1)),
+        "ends_at": stamp(now + timedelta(hours=1))})
     assert response.status_code == 201, response.get_json()
     assert earn("d") == 90
 
@@ -136,8 +133,8 @@ def test_every_worker_prices_with_the_new_settings_from_its_next_request(live_se
     assert burst() == {60}
     now = datetime.now(timezone.utc)
     requests.post(url + "/v1/campaigns", headers=admin, json={
-        "name": "Now", "multiplier": "1.5", "starts_at": _stamp(now - timedelta(hours=1)),
-        "ends_at": _stamp(now + timedelta(hours=1))}).raise_for_status()
+        "name": "Now", "multiplier": "1.5", "starts_at": stamp(now - timedelta(hours=1)),
+        "ends_at": stamp(now + timedelta(hours=1))}).raise_for_status()
     assert burst() == {90}
     with ThreadPoolExecutor(max_workers=16) as pool:
         shown = list(pool.map(lambda _: requests.get(url + f"/v1/members/{member['id']}", headers=admin).json(),

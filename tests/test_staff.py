@@ -8,17 +8,10 @@ import pytest
 from loyalty import clock
 from loyalty.extensions import db
 from loyalty.models import Staff
+from tests.helpers import STAFF_PASSWORD
 
 T = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def cashier(client, admin):
-    response = client.post("/v1/staff", headers=admin, json={
-        "email": "Cass@Shop.test", "name": "Cass", "role": "cashier", "password": PASSWORD})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+PASSWORD = STAFF_PASSWORD
 
 
 def log_in(client, email="cass@shop.test", password=PASSWORD):

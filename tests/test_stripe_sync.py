@@ -1,65 +1,10 @@
 """`loyalty stripe-sync --since DATE`: the real stripe library lists events from a local server
 (127.0.0.1, recorded list responses) and the events not seen are applied exactly once."""
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
-
-import pytest
-
 from loyalty.extensions import db
 from loyalty.models import PaymentEvent
 from tests.stripe_events import T0, charge, deliver, dispute, event, payment_intent, unique
+from tests.fake_stripe import API_KEY
 
-API_KEY = "sk_test_sync_key"
-
-
-class RecordedStripe(BaseHTTPRequestHandler):
-    """GET /v1/events in pages of two, newest first, as Stripe lists them."""
-
-    events: list[dict] = []
-    requests: list[dict] = []
-
-    def do_GET(self):
-        url = urlparse(self.path)
-        query = parse_qs(url.query)
-        type(self).requests.append({"path": url.path, "query": query,
-                                    "authorization": self.headers.get("Authorization")})
-        if url.path != "/v1/events" or self.headers.get("Authorization") != f"Bearer {API_KEY}":
-            return self._send(401, {"error": {"type": "invalid_request_error", "message": "No such key"}})
-        newest_first = sorted(type(self).events, key=lambda e: e["created"], reverse=True)
-        since = int(query["created[gte]"][0])
-        listed = [e for e in newest_first if e["created"] >= since]
-        if "starting_after" in query:
-            position = [e["id"] for e in listed].index(query["starting_after"][0])
-            listed = listed[position + 1:]
-        page = listed[:2]
-        self._send(200, {"object": "list", "url": "/v1/events", "has_more": len(listed) > 2, "data": page})
-
-    def _send(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def stripe_api(app, monkeypatch):
-    """A local stand-in for api.stripe.com; the app's STRIPE_API_BASE points at it."""
-    RecordedStripe.events, RecordedStripe.requests = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordedStripe)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setitem(app.config, "STRIPE_API_KEY", API_KEY)
-    monkeypatch.setitem(app.config, "STRIPE_API_BASE", f"http://127.0.0.1:{server.server_address[1]}")
-    yield RecordedStripe
-    server.shutdown()
-    server.server_close()
 
 
 def sync(app, since="2026-05-01"):

@@ -15,21 +15,10 @@ from loyalty.actors import SYSTEM
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, PaymentEvent, Purchase
 from loyalty.payments import events as payment_events
+from tests.helpers import balance, cli
 from tests.stripe_events import (
     T0, charge, checkout_session, deliver, dispute, event, fixture, payment_intent, refund, signed, unique,
 )
-
-
-@pytest.fixture
-def stripe_ready(program, client, admin):
-    """The program with usd/jpy earn rates (1 point a dollar, 1 a hundred yen) and no auto-enrolment."""
-    response = client.patch("/v1/program", json={"auto_enroll": False}, headers=admin)
-    assert response.status_code == 200, response.get_json()
-    return program
-
-
-def balance(client, admin, member_id):
-    return client.get(f"/v1/members/{member_id}", headers=admin).get_json()["points"]["balance"]
 
 
 def stored(event_id):
@@ -249,17 +238,6 @@ def test_matched_payment_fills_in_the_customer_id_the_member_lacked(client, admi
 
 # --- refunds and disputes -----------------------------------------------------------------------------
 
-@pytest.fixture
-def paid(client, admin, stripe_ready, enroll):
-    """A member who paid $100.00 (100 points) through Stripe: (member id, pi, ch)."""
-    member = enroll()
-    pi, ch = unique("pi"), unique("ch")
-    ok(deliver(client, event("payment_intent.succeeded",
-                             payment_intent(pi, 10000, latest_charge=ch, metadata={"loyalty_member_id": member["id"]}))))
-    assert balance(client, admin, member["id"]) == 100
-    return member["id"], pi, ch
-
-
 def refunded(ch, pi, amount_refunded, created):
     return event("charge.refunded", charge(ch, 10000, payment_intent=pi, amount_refunded=amount_refunded),
                  created=created)
@@ -422,12 +400,6 @@ def assert_refused(response):
     assert db.session.scalar(select(func.count()).select_from(Purchase)) == 0
 
 
-@pytest.fixture
-def paying_event(stripe_ready, enroll):
-    member = enroll()
-    return event("payment_intent.succeeded", payment_intent(unique("pi"), 1000, metadata={"loyalty_member_id": member["id"]}))
-
-
 def test_a_tampered_body_is_refused(client, paying_event):
     payload, headers = signed(paying_event)
     assert_refused(client.post("/webhooks/stripe", data=payload.replace("1000", "9000"), headers=headers))
@@ -538,10 +510,6 @@ def test_payment_events_list_newest_first_with_cursor_and_status(client, admin, 
 
 
 # --- stripe-replay ------------------------------------------------------------------------------------
-
-def cli(app, *args):
-    return app.test_cli_runner().invoke(args=["loyalty", *args])
-
 
 def test_stripe_replay_failed_and_parked(app, client, admin, stripe_ready, enroll):
     member = enroll()

@@ -2,68 +2,14 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from tests.helpers import run_jobs, stamp
 
-from loyalty import jobs
 
 T0 = datetime(2023, 1, 10, 12, 0, tzinfo=timezone.utc)
 
 
-def stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def day(n: float) -> datetime:
     return T0 + timedelta(days=n)
-
-
-@pytest.fixture
-def ladder(client, admin, program):
-    """Bronze 0 (×1), Silver 500 (×1.5), Gold 1500 (×2); window and retention 365 days."""
-    made = {}
-    for key, threshold, multiplier in (("bronze", 0, "1"), ("silver", 500, "1.5"), ("gold", 1500, "2")):
-        response = client.post("/v1/tiers", headers=admin, json={
-            "key": key, "name": key.title(), "min_qualifying_points": threshold,
-            "multiplier": multiplier, "benefits": [f"{key} perk"]})
-        assert response.status_code == 201, response.get_json()
-        made[key] = response.get_json()
-    run_jobs()
-    return made
-
-
-def run_jobs(at_moment=None):
-    from loyalty import clock
-    if at_moment is None:
-        return list(jobs.run_all())
-    with clock.frozen(at_moment):
-        return list(jobs.run_all())
-
-
-@pytest.fixture
-def shop(client, admin, enroll, at, ladder):
-    """A member and a buy(dollars, on=moment) that posts a purchase live, with the clock at `on`."""
-    member = enroll(external_id="tiered")
-    counter = iter(range(10**6))
-
-    def buy(dollars, on):
-        body = {"member_id": member["id"], "order_id": f"t-{next(counter)}", "amount": dollars * 100,
-                "currency": "usd", "occurred_at": stamp(on)}
-        with at(stamp(on)):
-            response = client.post("/v1/purchases", json=body, headers=admin)
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    def state(moment=None):
-        if moment is None:
-            return client.get(f"/v1/members/{member['id']}", headers=admin).get_json()
-        with at(stamp(moment)):
-            return client.get(f"/v1/members/{member['id']}", headers=admin).get_json()
-
-    def history():
-        rows = client.get(f"/v1/members/{member['id']}/tier-history", headers=admin).get_json()["data"]
-        return [(row["tier"], row["effective_at"], row["reason"]) for row in rows]
-
-    buy.member, buy.state, buy.history = member, state, history
-    return buy
 
 
 def test_tiers_are_listed_by_rank_for_every_role(client, admin, storefront, ladder):
@@ -97,139 +43,139 @@ def test_only_admins_write_tiers(client, storefront, ladder):
     assert client.delete(f"/v1/tiers/{ladder['gold']['id']}", headers=storefront).status_code == 403
 
 
-def test_enrolment_starts_in_the_entry_tier(shop, ladder):
+def test_enrolment_starts_in_the_entry_tier(tiered_shopper, ladder):
     """Does a new member hold the entry tier, with an `enrolled` first history row?"""
-    member = shop.state()
+    member = tiered_shopper.state()
     assert member["tier"] == {"key": "bronze", "name": "Bronze"}
-    assert shop.history()[0][0::2] == ("bronze", "enrolled")
+    assert tiered_shopper.history()[0][0::2] == ("bronze", "enrolled")
 
 
-def test_crossing_purchase_earns_at_the_old_multiplier(shop, ladder):
+def test_crossing_purchase_earns_at_the_old_multiplier(tiered_shopper, ladder):
     """Does the upgrade apply from the next purchase on, effective at the crossing purchase?"""
-    assert shop(400, day(0))["points_earned"] == 400
-    crossing = shop(200, day(1))
+    assert tiered_shopper(400, day(0))["points_earned"] == 400
+    crossing = tiered_shopper(200, day(1))
     assert crossing["points_earned"] == 200            # still Bronze ×1
-    assert shop(100, day(2))["points_earned"] == 150   # Silver ×1.5
-    assert shop.history()[1:] == [("silver", stamp(day(1)), "purchase")]
+    assert tiered_shopper(100, day(2))["points_earned"] == 150   # Silver ×1.5
+    assert tiered_shopper.history()[1:] == [("silver", stamp(day(1)), "purchase")]
 
 
-def test_several_thresholds_at_once_jump_straight_to_the_highest(shop, ladder):
+def test_several_thresholds_at_once_jump_straight_to_the_highest(tiered_shopper, ladder):
     """Does one big purchase go from Bronze straight to Gold?"""
-    shop(1600, day(0))
-    assert shop.history()[1:] == [("gold", stamp(day(0)), "purchase")]
-    assert shop(10, day(1))["points_earned"] == 20
+    tiered_shopper(1600, day(0))
+    assert tiered_shopper.history()[1:] == [("gold", stamp(day(0)), "purchase")]
+    assert tiered_shopper(10, day(1))["points_earned"] == 20
 
 
 @pytest.mark.parametrize("gap_days, upgraded", [
     (364, True),    # both purchases inside (t - 365, t]
     (365, False),   # the first one has just left the window
 ])
-def test_window_edges(shop, ladder, gap_days, upgraded):
+def test_window_edges(tiered_shopper, ladder, gap_days, upgraded):
     """Are qualifying points counted over (t − tier_window_days, t]?"""
-    shop(400, day(0))
-    shop(100, day(gap_days))
-    assert (shop.state(day(gap_days))["tier"]["key"] == "silver") is upgraded
+    tiered_shopper(400, day(0))
+    tiered_shopper(100, day(gap_days))
+    assert (tiered_shopper.state(day(gap_days))["tier"]["key"] == "silver") is upgraded
 
 
-def test_refund_lowers_qualifying_points_but_not_the_tier_before_retention(client, admin, shop, ladder, at):
+def test_refund_lowers_qualifying_points_but_not_the_tier_before_retention(client, admin, tiered_shopper, ladder, at):
     """Does a refund across the threshold keep the tier until retention ends, then drop it?"""
-    first = shop(600, day(0))
+    first = tiered_shopper(600, day(0))
     with at(stamp(day(10))):
         response = client.post(f"/v1/purchases/{first['id']}/refunds", json={"amount": 20000}, headers=admin)
         assert response.status_code == 201
-    member = shop.state(day(10))
+    member = tiered_shopper.state(day(10))
     assert member["tier"]["key"] == "silver"
     assert member["tier_progress"]["qualifying_points"] == 400
     run_jobs(day(364))
-    assert shop.state(day(364))["tier"]["key"] == "silver"
+    assert tiered_shopper.state(day(364))["tier"]["key"] == "silver"
     run_jobs(day(366))
-    assert shop.state(day(366))["tier"]["key"] == "bronze"
-    assert shop.history()[-1] == ("bronze", stamp(day(366)), "evaluation")
+    assert tiered_shopper.state(day(366))["tier"]["key"] == "bronze"
+    assert tiered_shopper.history()[-1] == ("bronze", stamp(day(366)), "evaluation")
 
 
-def test_retention_keeps_the_tier_then_an_evaluation_drops_it(shop, ladder):
+def test_retention_keeps_the_tier_then_an_evaluation_drops_it(tiered_shopper, ladder):
     """Without purchases, is Silver kept for tier_retention_days and lost only when evaluated?"""
-    shop(600, day(0))
-    assert shop.state(day(200))["tier_progress"]["held_until"] == stamp(day(365))
-    assert shop.state(day(400))["tier"]["key"] == "silver"   # reading evaluates nothing
+    tiered_shopper(600, day(0))
+    assert tiered_shopper.state(day(200))["tier_progress"]["held_until"] == stamp(day(365))
+    assert tiered_shopper.state(day(400))["tier"]["key"] == "silver"   # reading evaluates nothing
     run_jobs(day(400))
-    assert shop.state(day(400))["tier"]["key"] == "bronze"
-    assert shop.history()[1:] == [("silver", stamp(day(0)), "purchase"),
+    assert tiered_shopper.state(day(400))["tier"]["key"] == "bronze"
+    assert tiered_shopper.history()[1:] == [("silver", stamp(day(0)), "purchase"),
                                   ("bronze", stamp(day(400)), "evaluation")]
     run_jobs(day(401))
-    assert len(shop.history()) == 3   # run-jobs is idempotent
+    assert len(tiered_shopper.history()) == 3   # run-jobs is idempotent
 
 
-def test_downgrade_goes_to_the_tier_still_earned(shop, ladder):
+def test_downgrade_goes_to_the_tier_still_earned(tiered_shopper, ladder):
     """When Gold lapses with Silver's points still in the window, is the member moved to Silver?"""
-    shop(1500, day(0))
-    shop(600, day(300))
+    tiered_shopper(1500, day(0))
+    tiered_shopper(600, day(300))
     run_jobs(day(370))
-    assert shop.history()[1:] == [("gold", stamp(day(0)), "purchase"),
+    assert tiered_shopper.history()[1:] == [("gold", stamp(day(0)), "purchase"),
                                   ("silver", stamp(day(370)), "evaluation")]
-    assert shop.state(day(370))["tier_progress"]["held_until"] == stamp(day(735))
+    assert tiered_shopper.state(day(370))["tier_progress"]["held_until"] == stamp(day(735))
 
 
-def test_a_purchase_after_lapse_earns_at_the_held_tier_then_evaluates(shop, ladder):
+def test_a_purchase_after_lapse_earns_at_the_held_tier_then_evaluates(tiered_shopper, ladder):
     """Past retention but not yet evaluated, does a purchase earn at the tier still held, and then
     evaluate the member as of now (the downgrade effective then)?"""
-    shop(600, day(0))
-    assert shop(100, day(500))["points_earned"] == 150  # Silver is held until evaluated: ×1.5
-    assert shop.history()[-1] == ("bronze", stamp(day(500)), "evaluation")
-    assert shop(100, day(501))["points_earned"] == 100
+    tiered_shopper(600, day(0))
+    assert tiered_shopper(100, day(500))["points_earned"] == 150  # Silver is held until evaluated: ×1.5
+    assert tiered_shopper.history()[-1] == ("bronze", stamp(day(500)), "evaluation")
+    assert tiered_shopper(100, day(501))["points_earned"] == 100
 
 
-def test_manual_tier_holds_until_its_end_date(client, admin, shop, ladder, at):
+def test_manual_tier_holds_until_its_end_date(client, admin, tiered_shopper, ladder, at):
     """Does a manual tier apply at once, show in history, and end when its date passes?"""
-    shop(100, day(0))
+    tiered_shopper(100, day(0))
     with at(stamp(day(1))):
-        response = client.put(f"/v1/members/{shop.member['id']}/tier", headers=admin, json={
+        response = client.put(f"/v1/members/{tiered_shopper.member['id']}/tier", headers=admin, json={
             "tier": "gold", "until": stamp(day(30)), "reason": "service recovery"})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["tier"]["key"] == "gold"
-    assert shop(10, day(2))["points_earned"] == 20
+    assert tiered_shopper(10, day(2))["points_earned"] == 20
     run_jobs(day(20))
-    assert shop.state(day(20))["tier"]["key"] == "gold"
+    assert tiered_shopper.state(day(20))["tier"]["key"] == "gold"
     run_jobs(day(31))
-    assert shop.history()[1:] == [("gold", stamp(day(1)), "manual"),
+    assert tiered_shopper.history()[1:] == [("gold", stamp(day(1)), "manual"),
                                   ("bronze", stamp(day(31)), "evaluation")]
 
 
-def test_manual_tier_is_refused_to_the_storefront_and_checked(client, admin, storefront, shop, ladder):
+def test_manual_tier_is_refused_to_the_storefront_and_checked(client, admin, storefront, tiered_shopper, ladder):
     """Is a manual tier admin/manager only, with a known key and a future end date?"""
-    url = f"/v1/members/{shop.member['id']}/tier"
+    url = f"/v1/members/{tiered_shopper.member['id']}/tier"
     body = {"tier": "gold", "until": "2100-01-01T00:00:00Z", "reason": "vip"}
     assert client.put(url, headers=storefront, json=body).status_code == 403
     assert client.put(url, headers=admin, json={**body, "tier": "nope"}).status_code == 422  # an unknown tier
     assert client.put(url, headers=admin, json={**body, "until": "2000-01-01T00:00:00Z"}).status_code == 422
 
 
-def test_lower_threshold_upgrades_on_run_jobs(client, admin, shop, ladder, at):
+def test_lower_threshold_upgrades_on_run_jobs(client, admin, tiered_shopper, ladder, at):
     """Does lowering Gold's threshold re-evaluate members in run-jobs, with reason tier_config_changed?"""
-    shop(1000, day(0))
+    tiered_shopper(1000, day(0))
     with at(stamp(day(5))):
         client.patch(f"/v1/tiers/{ladder['gold']['id']}", headers=admin, json={"min_qualifying_points": 900})
     run_jobs(day(5))
-    assert shop.history()[-1] == ("gold", stamp(day(5)), "tier_config_changed")
+    assert tiered_shopper.history()[-1] == ("gold", stamp(day(5)), "tier_config_changed")
     run_jobs(day(6))
-    assert len(shop.history()) == 3
+    assert len(tiered_shopper.history()) == 3
 
 
-def test_deleting_a_tier_moves_its_members(client, admin, shop, ladder, at):
+def test_deleting_a_tier_moves_its_members(client, admin, tiered_shopper, ladder, at):
     """Does deleting Silver move its members down at once on run-jobs, keeping the key in history?"""
-    shop(600, day(0))
+    tiered_shopper(600, day(0))
     with at(stamp(day(5))):
         assert client.delete(f"/v1/tiers/{ladder['silver']['id']}", headers=admin).status_code == 200
     run_jobs(day(5))
-    assert shop.history()[1:] == [("silver", stamp(day(0)), "purchase"),
+    assert tiered_shopper.history()[1:] == [("silver", stamp(day(0)), "purchase"),
                                   ("bronze", stamp(day(5)), "tier_config_changed")]
     assert [t["key"] for t in client.get("/v1/tiers", headers=admin).get_json()["data"]] == ["bronze", "gold"]
 
 
-def test_tier_progress_reports_the_next_tier(shop, ladder):
+def test_tier_progress_reports_the_next_tier(tiered_shopper, ladder):
     """Does tier_progress give window points, the next tier and the points still needed?"""
-    shop(700, day(0))
-    progress = shop.state(day(1))["tier_progress"]
+    tiered_shopper(700, day(0))
+    progress = tiered_shopper.state(day(1))["tier_progress"]
     assert (progress["qualifying_points"], progress["next_tier"], progress["points_to_next_tier"]) == (700, "gold", 800)
 
 
@@ -286,7 +232,7 @@ def test_members_enrolled_before_the_ladder_hold_the_entry_tier(client, admin, e
     assert purchase["points_earned"] == 15
 
 
-def test_a_tier_assigned_but_not_yet_flushed_is_the_one_shown_and_priced(shop, ladder):
+def test_a_tier_assigned_but_not_yet_flushed_is_the_one_shown_and_priced(tiered_shopper, ladder):
     """members.tier_id follows member.tier only at the next flush; what is shown and the
     multiplier a purchase gets must follow the tier itself."""
     from decimal import Decimal
@@ -295,8 +241,8 @@ def test_a_tier_assigned_but_not_yet_flushed_is_the_one_shown_and_priced(shop, l
     from loyalty.extensions import db
     from loyalty.models import Member, Tier
 
-    shop(100, day(0))
-    member = db.session.get(Member, shop.member["id"])
+    tiered_shopper(100, day(0))
+    member = db.session.get(Member, tiered_shopper.member["id"])
     gold = db.session.get(Tier, ladder["gold"]["id"])
     with db.session.no_autoflush:
         member.tier, member.tier_reached_at = gold, day(1)

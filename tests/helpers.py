@@ -1,0 +1,42 @@
+"""Small helpers shared by test modules (fixtures live in conftest.py, model rows in factories.py)."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from config import database_url
+from loyalty import clock, jobs
+
+# The suite runs on SQLite unless TEST_DATABASE_URL names another database (PostgreSQL).
+TEST_DATABASE_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
+ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
+STAFF_PASSWORD = "correct horse battery"
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as the API writes it: ISO 8601 in UTC with a Z."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def run_jobs(moment: datetime | None = None) -> dict[str, str]:
+    """Run every timed job as `flask loyalty run-jobs` would, now or with the clock at `moment`;
+    returns {job name: summary}."""
+    if moment is None:
+        return dict(jobs.run_all())
+    with clock.frozen(moment):
+        return dict(jobs.run_all())
+
+
+def balance(client, headers, member_id: str) -> int:
+    """The member's spendable points, as GET /v1/members/{id} shows them."""
+    return client.get(f"/v1/members/{member_id}", headers=headers).get_json()["points"]["balance"]
+
+
+def cli(app, *args):
+    """Invoke `flask loyalty ARGS...` in-process; the click Result."""
+    return app.test_cli_runner().invoke(args=["loyalty", *args])
+
+
+def all_at_once(calls):
+    """Call every callable at the same time, each on its own thread; their results in order."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [future.result() for future in [pool.submit(call) for call in calls]]
