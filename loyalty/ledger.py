@@ -125,6 +125,33 @@ def _post_in_two_statements(moved, balance: dict, entry: dict) -> Row | None:
     return db.session.execute(INSERT_ENTRY, {**entry, "balance_after": balance_after}).first()
 
 
+def post_batch(entries: list[dict], members: dict[str, dict], pending_moved: dict[str, int]) -> None:
+    """Append many entries and move many members' points at once (an import). Never commits.
+
+    `members` maps each member id to its row as read under its lock (`points_balance`,
+    `points_pending`) plus the other columns to write with it (the same keys for every member).
+    The entries (member_id, type, points and the optional columns of post_entry), in order, chain
+    their balance_after from that balance; the balances and pending points then move in one
+    executemany, as the members' rows are locked.
+    """
+    now = clock.now()
+    balances = {member_id: row["points_balance"] for member_id, row in members.items()}
+    rows = []
+    for entry in entries:
+        if entry["points"] == 0:
+            raise ValueError("a ledger entry moves at least one point")
+        balances[entry["member_id"]] += entry["points"]
+        rows.append({**dict.fromkeys(ENTRY_COLUMNS), "created_at": now, **entry,
+                     "balance_after": balances[entry["member_id"]]})
+    if rows:
+        db.session.execute(insert(LedgerEntry.__table__), rows)
+    changed = [{**row, "id": member_id, "points_balance": balances[member_id], "updated_at": now,
+                "points_pending": row["points_pending"] + pending_moved.get(member_id, 0)}
+               for member_id, row in members.items()]
+    if changed:  # the ORM's UPDATE by primary key: one executemany
+        db.session.execute(update(Member), changed)
+
+
 def move_pending(member_id: str, points: int) -> None:
     """Add (or, negative, remove) points held pending on a member."""
     db.session.execute(

@@ -16,7 +16,7 @@ MEMBER_CODE_LENGTH = 8  # 40 bits: room for a billion members without many retri
 LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id")
 
 
-def _normalise(fields: dict) -> dict:
+def normalise(fields: dict) -> dict:
     fields = dict(fields)
     if fields.get("email"):
         fields["email"] = fields["email"].strip().lower()
@@ -25,7 +25,7 @@ def _normalise(fields: dict) -> dict:
 
 def enroll(fields: dict, actor: Actor) -> Member:
     """Enrol a member, pay the signup bonus and apply Stripe events that were waiting for them."""
-    fields = _normalise(fields)
+    fields = normalise(fields)
     existing = find_by_external_id(fields["external_id"])
     if existing is not None:
         raise MemberExists(member_id=existing.id)
@@ -116,7 +116,7 @@ def update_member(member_id: str, changes: dict) -> Member:
     member = get_member(member_id)
     if member.status == "closed":
         raise NotFound(f"No member {member_id}.")  # closed members are anonymised for good
-    for field, value in _normalise(changes).items():
+    for field, value in normalise(changes).items():
         setattr(member, field, value)
     db.session.flush()
     if {"email", "stripe_customer_id"} & changes.keys():

@@ -14,7 +14,7 @@ from loyalty.models import Member, Purchase, Refund
 from loyalty.program import earn_rate, program_row
 
 
-def _fingerprint(member_id: str, amount: int, currency: str, occurred_at: datetime | None) -> str:
+def fingerprint_of(member_id: str, amount: int, currency: str, occurred_at: datetime | None) -> str:
     stamp = occurred_at.isoformat() if occurred_at else "-"
     return hashlib.sha256(f"{member_id}|{amount}|{currency}|{stamp}".encode()).hexdigest()
 
@@ -33,13 +33,13 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     with other content it is an OrderExists.
     """
     currency = currency.lower()
-    fingerprint = _fingerprint(member.id, amount, currency, occurred_at)
+    fingerprint = fingerprint_of(member.id, amount, currency, occurred_at)
     if member.status != "active":
         existing = find_order(source, order_id)
         if existing is None:
             raise MemberInactive(member_id=member.id)
         return _same_order(existing, fingerprint), False
-    values = _priced(member, order_id=order_id, amount=amount, currency=currency,
+    values = priced(member, order_id=order_id, amount=amount, currency=currency,
                      occurred_at=occurred_at or clock.now(), source=source, fingerprint=fingerprint)
     # One statement both records the order and tells a repeat (or a concurrent twin) apart.
     purchase = add_unless_exists(Purchase, values, ["source", "order_id"])
@@ -50,7 +50,7 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     return purchase, True
 
 
-def _priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
+def priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
     """The columns of a new purchase, its points worked out (Rules: Earning)."""
     program = program_row()
     rate = earn_rate(program, currency)

@@ -14,7 +14,7 @@ run-jobs and purchases only evaluate members whose moment has come.
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, case, func, inspect, select
+from sqlalchemy import bindparam, case, func, insert, inspect, select
 
 from loyalty import clock, settings_cache
 from loyalty.extensions import db, once_per_transaction
@@ -144,6 +144,21 @@ def start_history(member: Member) -> None:
                               reason="enrolled"))
 
 
+def enrolment_columns() -> dict:
+    """start_history's tier columns of a new member, for members written in bulk (an import)."""
+    entry = entry_tier()
+    return {"tier_id": entry.id if entry is not None else None, "tier_reached_at": None,
+            "tier_config_version": get_program().tier_config_version}
+
+
+def add_history(rows: list[dict]) -> None:
+    """Append many history rows at once (an import): the `enrolled` rows of new members
+    (start_history's) and the upgrades found while replaying their purchases."""
+    if rows:
+        recorded_at = clock.now()
+        db.session.execute(insert(TierChange), [{"recorded_at": recorded_at, **row} for row in rows])
+
+
 def _change(member: Member, tier: Tier | None, moment: datetime, reason: str, **extra) -> None:
     db.session.add(TierChange(member_id=member.id, tier=tier, effective_at=moment, reason=reason, **extra))
     if member.tier_reached_at is None or moment >= member.tier_reached_at:
@@ -221,6 +236,13 @@ def evaluate_if_due(member: Member) -> None:
 
 # -- the events that move tiers ----------------------------------------------------------------
 
+def upgrade_for(held: Tier | None, window_points: int, tiers: list[Tier]) -> Tier | None:
+    """The tier a purchase lifts the member to, given the window points at its moment (itself
+    included) and the tier held just before it; None when it crosses no threshold."""
+    target = tier_for(window_points, tiers)
+    return target if _rank(target) > _rank(held) else None
+
+
 def after_purchase(member: Member, purchase: Purchase) -> None:
     """Upgrade the member if this purchase crossed a threshold (effective at its occurred_at),
     then evaluate as of now if the tier may have lapsed."""
@@ -229,9 +251,9 @@ def after_purchase(member: Member, purchase: Purchase) -> None:
         return
     tiers = ladder()
     program = get_program()
-    held = tier_at(member, moment)
-    target = tier_for(qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
-    if _rank(target) > _rank(held):
+    target = upgrade_for(tier_at(member, moment),
+                         qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
+    if target is not None:
         _change(member, target, moment, "purchase", purchase_id=purchase.id)
     if member.tier_reached_at is not None and moment < member.tier_reached_at:
         evaluate(member)  # an import behind the history: the present may have to catch up with it

@@ -23,6 +23,24 @@ def member_changed(member) -> None:
         _apply_parked(or_(*waiting_for))
 
 
+def members_arrived(members: list) -> None:
+    """member_changed for many new members at once (an import): one look for any parked event
+    naming their emails or Stripe customers first, as there is rarely one."""
+    emails = {member.email.strip().lower() for member in members if member.email}
+    customers = {member.stripe_customer_id for member in members if member.stripe_customer_id}
+    if not emails and not customers:
+        return
+    waiting = db.session.execute(
+        select(PaymentEvent.email, PaymentEvent.stripe_customer_id)
+        .where(PaymentEvent.status == "parked",
+               or_(PaymentEvent.email.in_(emails), PaymentEvent.stripe_customer_id.in_(customers)))
+    ).all()
+    named = {email for email, _ in waiting} | {customer for _, customer in waiting}
+    for member in members:
+        if (member.email and member.email.strip().lower() in named) or member.stripe_customer_id in named:
+            member_changed(member)
+
+
 def payment_arrived(payment_keys: list[str]) -> None:
     """Apply the refunds, disputes and other events of a payment that were waiting for it."""
     # On every payment, and there is rarely anything parked for it: one cheap look first.

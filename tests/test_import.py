@@ -1,0 +1,233 @@
+"""`loyalty import members|purchases` (API.md, Operations) on both databases: the same Rules as
+the API, idempotent, bad rows reported by line, --dry-run, CSV and JSON Lines, standard input."""
+import csv
+import io
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from loyalty import clock, jobs
+from loyalty.extensions import db
+from loyalty.models import LedgerEntry, Member, Program, Purchase, TierChange
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def cli(app):
+    """cli(*args, input=None) -> click result, with the clock at NOW."""
+    def invoke(*args, input=None):
+        with clock.frozen(NOW):
+            return app.test_cli_runner().invoke(args=["loyalty", *args], input=input)
+    return invoke
+
+
+@pytest.fixture
+def tiered(client, admin, program):
+    """Bronze 0 (×1), Silver 500 (×1.5), Gold 1500 (×2); 365-day window and retention; points
+    pending for 30 days; a ×2 campaign for silver members in the first half of 2025."""
+    for key, threshold, multiplier in (("bronze", 0, "1"), ("silver", 500, "1.5"), ("gold", 1500, "2")):
+        response = client.post("/v1/tiers", headers=admin, json={
+            "key": key, "name": key.title(), "min_qualifying_points": threshold, "multiplier": multiplier})
+        assert response.status_code == 201, response.get_json()
+    response = client.post("/v1/campaigns", headers=admin, json={
+        "name": "Silver spring", "multiplier": "2", "tiers": ["silver"],
+        "starts_at": "2025-01-01T00:00:00Z", "ends_at": "2025-07-01T00:00:00Z"})
+    assert response.status_code == 201, response.get_json()
+    db.session.get(Program, 1).pending_days = 30
+    db.session.commit()
+    with clock.frozen(NOW):
+        list(jobs.run_all())
+
+
+def write_csv(path, rows: list[dict]):
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def history(count: int, seed: int) -> list[dict]:
+    """`count` purchases over the two years before NOW, in no particular order."""
+    rng = random.Random(seed)
+    start = NOW - timedelta(days=730)
+    return [{"amount": rng.randrange(50, 900) * 100, "currency": "usd",
+             "occurred_at": stamp(start + timedelta(days=rng.uniform(0, 725)))} for _ in range(count)]
+
+
+def member_state(member_id: str) -> dict:
+    """What a member's purchases earned, their upgrades and where they stand now.
+
+    Not when the present tier was reached: the API, taking a past history one purchase at a time,
+    evaluates as of now after each with the history so far (and may record a downgrade and a
+    re-upgrade today); the import evaluates once, with the whole history."""
+    member = db.session.get(Member, member_id, populate_existing=True)
+    purchases = db.session.execute(
+        select(Purchase.occurred_at, Purchase.points_earned, Purchase.pending_points, Purchase.qualifying_points,
+               Purchase.tier_multiplier, Purchase.campaign_multiplier, Purchase.vests_at)
+        .where(Purchase.member_id == member_id).order_by(Purchase.occurred_at)).all()
+    changes = db.session.execute(
+        select(TierChange.tier_id, TierChange.effective_at, TierChange.reason)
+        .where(TierChange.member_id == member_id, TierChange.reason == "purchase")
+        .order_by(TierChange.effective_at, TierChange.id)).all()
+    entries = db.session.execute(
+        select(LedgerEntry.type, LedgerEntry.points, LedgerEntry.balance_after)
+        .where(LedgerEntry.member_id == member_id).order_by(LedgerEntry.id)).all()
+    return {"purchases": purchases, "tier_history": changes, "entries": entries,
+            "member": (member.points_balance, member.points_pending, member.tier_id, member.last_purchase_at,
+                       member.enrolled_at)}
+
+
+def test_an_imported_history_earns_what_the_api_gives_the_same_purchases(cli, client, admin, tiered, tmp_path):
+    members = [{"external_id": f"imp-{n}", "email": f"imp{n}@example.com"} for n in range(6)]
+    result = cli("import", "members", write_csv(tmp_path / "members.csv", members))
+    assert result.exit_code == 0, result.output + result.stderr
+    rows = []
+    for n in range(6):  # each member's rows together, in no order among themselves
+        rows += [{"external_id": f"imp-{n}", "order_id": f"imp-{n}-{k}", **purchase}
+                 for k, purchase in enumerate(history(14, seed=n))]
+    result = cli("import", "purchases", write_csv(tmp_path / "purchases.csv", rows))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "84 rows read, 84 added, 0 already there, 0 refused" in result.output
+
+    for n in range(6):  # the same purchases through the API, one at a time in time order
+        with clock.frozen(NOW):
+            api_member = client.post("/v1/members", headers=admin, json={"external_id": f"api-{n}"}).get_json()
+            for k, purchase in sorted(enumerate(history(14, seed=n)), key=lambda item: item[1]["occurred_at"]):
+                response = client.post("/v1/purchases", headers=admin, json={
+                    "member_id": api_member["id"], "order_id": f"api-{n}-{k}", **purchase})
+                assert response.status_code == 201, response.get_json()
+        imported = db.session.execute(select(Member.id).where(Member.external_id == f"imp-{n}")).scalar_one()
+        assert member_state(imported) == member_state(api_member["id"])
+
+    imported_tiers = db.session.execute(
+        select(Member.tier_id).where(Member.external_id.like("imp-%")).distinct()).scalars().all()
+    assert len(imported_tiers) > 1  # the histories reach different tiers
+    upgrades = db.session.execute(select(func.count()).select_from(TierChange)
+                                  .where(TierChange.reason == "purchase")).scalar_one()
+    assert upgrades >= 6
+    multipliers = set(db.session.execute(select(Purchase.tier_multiplier, Purchase.campaign_multiplier)).all())
+    assert {m for m, _ in multipliers} == {1, Decimal("1.5"), 2} and {c for _, c in multipliers} == {1, 2}
+    assert cli("verify-ledger").exit_code == 0
+
+
+def test_running_an_import_again_adds_nothing_and_other_content_is_refused(cli, enroll, tiered, tmp_path):
+    enroll(external_id="c-1")
+    rows = [{"external_id": "c-1", "order_id": f"o-{k}", **purchase} for k, purchase in enumerate(history(5, 1))]
+    path = write_csv(tmp_path / "p.csv", rows)
+    assert cli("import", "purchases", path).exit_code == 0
+    before = db.session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
+
+    again = cli("import", "purchases", path)
+    assert again.exit_code == 0, again.stderr
+    assert "5 rows read, 0 added, 5 already there, 0 refused" in again.output
+    assert db.session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == before
+
+    rows[2]["amount"] += 1
+    changed = cli("import", "purchases", write_csv(tmp_path / "changed.csv", rows))
+    assert changed.exit_code == 1
+    assert "line 4: order_exists" in changed.stderr
+    assert "4 already there, 1 refused" in changed.output
+
+
+def test_bad_rows_are_reported_with_their_line_and_the_others_load(cli, enroll, tiered, tmp_path):
+    enroll(external_id="c-1")
+    enroll(external_id="c-2")
+    lines = [
+        {"external_id": "c-1", "order_id": "a", "amount": 1000, "currency": "usd", "occurred_at": "2025-05-01T10:00:00Z"},
+        {"external_id": "c-1", "order_id": "b", "amount": 10.5, "currency": "usd", "occurred_at": "2025-05-01T10:00:00Z"},
+        {"external_id": "nobody", "order_id": "c", "amount": 100, "currency": "usd", "occurred_at": "2025-05-01T10:00:00Z"},
+        "not json at all",
+        {"external_id": "c-2", "order_id": "d", "amount": 100, "currency": "xxx", "occurred_at": "2025-05-01T10:00:00Z"},
+        {"external_id": "c-2", "order_id": "e", "amount": 100, "currency": "jpy", "occurred_at": "2025-05-01T10:00:00"},
+        {"external_id": "c-2", "order_id": "f", "amount": 100, "currency": "usd", "occurred_at": "2026-01-16T10:00:00Z"},
+        {"external_id": "c-2", "order_id": "g", "amount": 2500, "currency": "usd", "occurred_at": "2025-06-01T10:00:00Z"},
+    ]
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
+    result = cli("import", "purchases", "-", input=text)  # JSON Lines on standard input
+    assert result.exit_code == 1
+    problems = result.stderr.splitlines()
+    for number, words in ((2, "amount"), (3, "not_found"), (4, "not valid JSON"), (5, "currency"),
+                          (6, "offset"), (7, "future")):
+        assert any(line.startswith(f"line {number}: ") and words in line for line in problems), (number, problems)
+    assert "8 rows read, 2 added, 0 already there, 6 refused" in result.output
+    orders = set(db.session.execute(select(Purchase.order_id)).scalars())
+    assert orders == {"a", "g"}
+
+
+def test_a_dry_run_checks_everything_and_writes_nothing(cli, enroll, tiered, tmp_path):
+    enroll(external_id="c-1")
+    rows = [{"external_id": "c-1", "order_id": f"o-{k}", **purchase} for k, purchase in enumerate(history(4, 2))]
+    rows.append({"external_id": "c-9", "order_id": "x", "amount": 100, "currency": "usd",
+                 "occurred_at": "2025-01-01T00:00:00Z"})
+    result = cli("import", "purchases", "--dry-run", write_csv(tmp_path / "p.csv", rows))
+    assert result.exit_code == 1
+    assert "line 6: not_found" in result.stderr
+    assert "5 rows read, 4 would be added (dry run: nothing written), 0 already there, 1 refused" in result.output
+    assert db.session.execute(select(func.count()).select_from(Purchase)).scalar_one() == 0
+    members = cli("import", "members", "--dry-run", "-", input="external_id,name\nz-1,Zed\n")
+    assert members.exit_code == 0
+    assert db.session.execute(select(Member).where(Member.external_id == "z-1")).first() is None
+
+
+def test_members_import_enrols_once_with_their_first_tier_row(cli, tiered, tmp_path):
+    rows = ("external_id,email,name,birthday,metadata,enrolled_at\n"
+            'm-1,Ann@Example.com,Ann,1990-02-03,"{""store"": ""north""}",2020-05-01T09:00:00Z\n'
+            "m-2,,Bob,,,\n"
+            "m-3,not-an-email,Cy,,,\n"
+            "m-1,,Again,,,\n")
+    result = cli("import", "members", "-", input=rows)
+    assert result.exit_code == 1
+    assert "line 4: validation_error: email" in result.stderr
+    assert "4 rows read, 2 added, 1 already there, 1 refused" in result.output
+    ann = db.session.execute(select(Member).where(Member.external_id == "m-1")).scalar_one()
+    assert (ann.email, ann.name, str(ann.birthday), ann.attributes) == ("ann@example.com", "Ann", "1990-02-03",
+                                                                         {"store": "north"})
+    assert ann.enrolled_at == datetime(2020, 5, 1, 9, tzinfo=timezone.utc)
+    assert ann.member_code and ann.tier.key == "bronze"
+    first = db.session.execute(select(TierChange).where(TierChange.member_id == ann.id)).scalar_one()
+    assert (first.reason, first.effective_at, first.tier.key) == ("enrolled", ann.enrolled_at, "bronze")
+    again = cli("import", "members", "-", input=rows)
+    assert "4 rows read, 0 added, 3 already there, 1 refused" in again.output
+
+
+def test_unknown_csv_columns_stop_the_import_before_anything_loads(cli, tmp_path):
+    result = cli("import", "members", "-", input="external_id,shoe_size\nm-1,42\n")
+    assert result.exit_code == 2
+    assert "shoe_size" in result.stderr
+    assert db.session.execute(select(Member)).first() is None
+
+
+def test_a_members_rows_split_across_the_file_still_load_under_the_rules(cli, enroll, tiered, tmp_path):
+    for n in range(3):
+        enroll(external_id=f"c-{n}")
+    purchases = history(12, 5)
+    rows = [{"external_id": f"c-{k % 3}", "order_id": f"o-{k}", **purchase} for k, purchase in enumerate(purchases)]
+    result = cli("import", "purchases", "--batch-size", "2", write_csv(tmp_path / "p.csv", rows))
+    assert result.exit_code == 0, result.stderr
+    assert "12 added" in result.output
+    assert db.session.execute(select(func.count()).select_from(Purchase)).scalar_one() == 12
+    assert cli("verify-ledger").exit_code == 0
+
+
+def test_points_still_in_their_return_window_are_pending_and_vest_later(cli, enroll, tiered):
+    member = enroll(external_id="c-1")
+    rows = ("external_id,order_id,amount,currency,occurred_at\n"
+            "c-1,old,10000,usd,2025-06-01T10:00:00Z\n"
+            "c-1,recent,20000,usd,2026-01-10T10:00:00Z\n")
+    assert cli("import", "purchases", "-", input=rows).exit_code == 0
+    state = db.session.get(Member, member["id"], populate_existing=True)
+    assert (state.points_balance, state.points_pending) == (100, 200)
+    with clock.frozen(NOW + timedelta(days=30)):
+        list(jobs.run_all())
+    state = db.session.get(Member, member["id"], populate_existing=True)
+    assert (state.points_balance, state.points_pending) == (300, 0)
