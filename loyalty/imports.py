@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import insert, or_, select, tuple_
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from loyalty import clock, ledger, members, purchases, tiers
@@ -214,11 +214,14 @@ def _recorded_orders(keys: set) -> dict:
     """(source, order_id) -> fingerprint of the orders already recorded among `keys`."""
     if not keys:
         return {}
+    # Two lists rather than a list of pairs: PostgreSQL reads them from the unique index.
     found = db.session.execute(
         select(Purchase.source, Purchase.order_id, Purchase.fingerprint)
-        .where(tuple_(Purchase.source, Purchase.order_id).in_(list(keys)))
+        .where(Purchase.source.in_({source for source, _ in keys}),
+               Purchase.order_id.in_({order_id for _, order_id in keys}))
     ).all()
-    return {(source, order_id): fingerprint for source, order_id, fingerprint in found}
+    return {(source, order_id): fingerprint for source, order_id, fingerprint in found
+            if (source, order_id) in keys}
 
 
 def _split_by_history(by_member: dict, owners: dict) -> tuple[dict, dict]:
