@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import clock, ledger, members, purchases, tiers
+from loyalty import bulk, clock, ledger, members, purchases, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import CurrencyNotEnabled, LoyaltyError
 from loyalty.extensions import db
@@ -266,7 +266,7 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
             "last_purchase_at": max(latest, owner.last_purchase_at or latest),
             "tier_id": held.tier_id, "tier_reached_at": held.tier_reached_at,
         }
-    db.session.execute(insert(Purchase), new_purchases)
+    bulk.append_rows(Purchase.__table__, new_purchases)
     ledger.post_batch(entries, changed, pending)
     tiers.add_history(history)
     _evaluate_upgraded([member_id for member_id, columns in changed.items() if columns["tier_reached_at"]])

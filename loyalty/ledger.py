@@ -14,7 +14,7 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from loyalty import clock
+from loyalty import bulk, clock
 from loyalty.actors import Actor
 from loyalty.direct_sql import DirectQuery, as_loaded
 from loyalty.errors import InsufficientPoints
@@ -143,8 +143,7 @@ def post_batch(entries: list[dict], members: dict[str, dict], pending_moved: dic
         balances[entry["member_id"]] += entry["points"]
         rows.append({**dict.fromkeys(ENTRY_COLUMNS), "created_at": now, **entry,
                      "balance_after": balances[entry["member_id"]]})
-    if rows:
-        db.session.execute(insert(LedgerEntry.__table__), rows)
+    bulk.append_rows(LedgerEntry.__table__, rows)
     changed = [{**row, "id": member_id, "points_balance": balances[member_id], "updated_at": now,
                 "points_pending": row["points_pending"] + pending_moved.get(member_id, 0)}
                for member_id, row in members.items()]

@@ -231,3 +231,45 @@ def test_points_still_in_their_return_window_are_pending_and_vest_later(cli, enr
         list(jobs.run_all())
     state = db.session.get(Member, member["id"], populate_existing=True)
     assert (state.points_balance, state.points_pending) == (300, 0)
+
+
+@pytest.mark.parametrize("row", [
+    {"external_id": "c-1", "order_id": "o", "amount": 1, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z"},
+    {"member_id": "mem_1", "order_id": "o" * 255, "amount": 10**15, "currency": "JPY",
+     "occurred_at": "2025-01-01T10:00:00.123456+05:30", "source": "pos"},
+    {"external_id": "c-1", "order_id": "o", "amount": True, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 1.0, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 10**15 + 1, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z"},
+    {"external_id": "c-1", "order_id": "", "amount": 5, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 5, "currency": "usx", "occurred_at": "2025-01-01T10:00:00Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 5, "currency": "usd", "occurred_at": "1969-12-31T23:59:59Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 5, "currency": "usd", "occurred_at": "2025-01-01 10:00:00Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 5, "currency": "usd", "occurred_at": "2025-01-01T10:00:00"},
+    {"external_id": "c-1", "order_id": "o", "amount": 5, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z",
+     "source": "stripe"},
+    {"external_id": "c-1", "member_id": "m", "order_id": "o", "amount": 5, "currency": "usd",
+     "occurred_at": "2025-01-01T10:00:00Z"},
+    {"external_id": "c-1", "order_id": "o", "amount": 5, "currency": "usd", "occurred_at": "2025-01-01T10:00:00Z",
+     "colour": "red"},
+])
+def test_the_quick_purchase_loader_accepts_only_what_the_schema_accepts_and_gives_the_same(row):
+    import marshmallow as ma
+
+    from loyalty.cli.imports import PurchaseImportSchema, _plain_purchase
+
+    quick = _plain_purchase(dict(row))
+    try:
+        loaded = PurchaseImportSchema().load(dict(row))
+    except ma.ValidationError:
+        assert quick is None
+    else:
+        assert quick is None or quick == loaded
+
+
+def test_the_quick_purchase_loader_takes_the_usual_rows():
+    from loyalty.cli.imports import _plain_purchase
+
+    assert _plain_purchase({"external_id": "c-1", "order_id": "o", "amount": 250, "currency": "USD",
+                            "occurred_at": "2025-01-01T10:00:00+01:00"}) == {
+        "external_id": "c-1", "order_id": "o", "amount": 250, "currency": "usd", "source": "api",
+        "occurred_at": datetime(2025, 1, 1, 9, tzinfo=timezone.utc)}

@@ -1,0 +1,24 @@
+"""Appending many rows at once (imports): COPY on PostgreSQL, one executemany elsewhere.
+
+COPY is PostgreSQL's fastest way in; it runs on the session's own connection, so the rows are
+part of the session's transaction like any other statement (and go with a rollback).
+"""
+from sqlalchemy import Table, insert
+
+from loyalty.extensions import db
+
+
+def append_rows(table: Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys: column names) into `table`; never commits."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(table.c[name].name for name in columns)
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
