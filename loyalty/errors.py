@@ -114,3 +114,15 @@ class ThresholdTaken(Conflict):
 
 class StaffExists(Conflict):
     code, message = "staff_exists", "A staff member with this email already exists."
+
+
+class FeedbackExists(Conflict):
+    code, message = "feedback_exists", "This purchase already has an answer of this kind."
+
+
+class CaseResolved(Conflict):
+    code, message = "case_resolved", "The case is already resolved."
+
+
+class CaseOpen(Conflict):
+    code, message = "case_open", "The case is open: only a resolved case can be reopened."

@@ -46,8 +46,8 @@ def test_upgrade_installs_the_settings_revision_triggers(migrated_app):
         connection.execute(text("INSERT INTO program (id, name, earn_rates, point_value_amount, "
                                 "point_value_currency, tier_window_days, tier_retention_days, pending_days, "
                                 "expiry_policy, signup_bonus, birthday_bonus, auto_enroll, tier_config_version, "
-                                "settings_revision, updated_at) VALUES (1, 'P', '{}', 1, 'usd', 365, 365, 0, "
-                                "'none', 0, 0, true, 0, 'first', '2026-01-01')"))
+                                "settings_revision, updated_at, goodwill_limit) VALUES (1, 'P', '{}', 1, 'usd', 365, 365, 0, "
+                                "'none', 0, 0, true, 0, 'first', '2026-01-01', 1000)"))
     changes = [
         "UPDATE program SET name = 'Q'",
         "INSERT INTO tiers (id, key, name, min_qualifying_points, multiplier, benefits, created_at, updated_at) "

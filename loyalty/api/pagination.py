@@ -2,9 +2,10 @@
 import base64
 import functools
 import json
+from datetime import datetime
 
 import marshmallow as ma
-from sqlalchemy import tuple_
+from sqlalchemy import literal, tuple_
 
 from loyalty.errors import ValidationFailed
 from loyalty.extensions import db
@@ -26,6 +27,7 @@ def page_schema(item_schema) -> type[ma.Schema]:
 
 
 def encode_cursor(values) -> str:
+    values = [value.isoformat() if isinstance(value, datetime) else value for value in values]
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
@@ -33,9 +35,20 @@ BIGINT = range(-2**63, 2**63)
 
 
 def _fits(value, python_type) -> bool:
+    if python_type is datetime:
+        return isinstance(value, str) and _timestamp(value) is not None
     if isinstance(value, bool) or not isinstance(value, python_type):
         return False
     return value in BIGINT if isinstance(value, int) else True
+
+
+def _timestamp(text: str) -> datetime | None:
+    """A timestamp a cursor carries (written by encode_cursor, always with its offset)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
 
 
 def decode_cursor(cursor: str, types: list[type]) -> list:
@@ -47,7 +60,7 @@ def decode_cursor(cursor: str, types: list[type]) -> list:
     if not (isinstance(values, list) and len(values) == len(types)
             and all(_fits(value, python_type) for value, python_type in zip(values, types))):
         raise ValidationFailed("The cursor is not valid.", fields={"cursor": ["Not a valid cursor."]})
-    return values
+    return [_timestamp(value) if python_type is datetime else value for value, python_type in zip(values, types)]
 
 
 def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, ascending: bool = False,
@@ -56,7 +69,8 @@ def paginate(query, key_columns, limit: int = 20, cursor: str | None = None, asc
     if cursor:
         values = decode_cursor(cursor, [column.type.python_type for column in key_columns])
         position = tuple_(*key_columns)
-        query = query.where(position > tuple_(*values) if ascending else position < tuple_(*values))
+        given = tuple_(*(literal(value, column.type) for value, column in zip(values, key_columns)))
+        query = query.where(position > given if ascending else position < given)
     order = [column.asc() if ascending else column.desc() for column in key_columns]
     rows = db.session.execute(query.order_by(*order).limit(limit + 1)).scalars().all()
     next_cursor = None

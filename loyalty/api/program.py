@@ -31,6 +31,8 @@ class ProgramSchema(ma.Schema):
     signup_bonus = StrictInteger(validate=ma.validate.Range(min=0))
     birthday_bonus = StrictInteger(validate=ma.validate.Range(min=0))
     auto_enroll = StrictBoolean()
+    goodwill_limit = StrictInteger(validate=ma.validate.Range(min=0, max=10**12),
+                                   metadata={"description": "The most goodwill points one case resolution may give"})
     updated_at = Timestamp(dump_only=True)
 
     point_value = ma.fields.Nested(MoneySchema)
@@ -49,7 +51,7 @@ class ProgramSchema(ma.Schema):
         return {
             **{field: getattr(program, field) for field in (
                 "name", "tier_window_days", "tier_retention_days", "pending_days", "expiry_policy",
-                "expiry_days", "signup_bonus", "birthday_bonus", "auto_enroll", "updated_at")},
+                "expiry_days", "signup_bonus", "birthday_bonus", "auto_enroll", "goodwill_limit", "updated_at")},
             "earn_rates": {currency: rate for currency, rate in sorted(program.earn_rates.items())},
             "point_value": {"amount": program.point_value_amount, "currency": program.point_value_currency},
         }

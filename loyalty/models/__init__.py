@@ -7,13 +7,14 @@ from loyalty.models.members import LedgerEntry, Member, Purchase, Refund
 from loyalty.models.payments import PaymentEvent, StripeCharge, StripePayment
 from loyalty.models.program import Program
 from loyalty.models.rewards import Redemption, Reward
+from loyalty.models.service import Case, CaseEvent, CaseReply, Feedback, Note
 from loyalty.models.tiers import Tier, TierChange
 from loyalty.models.triggers import install_settings_revision
 
 install_settings_revision(db.metadata)
 
 __all__ = [
-    "ApiKey", "AuthToken", "Campaign", "IdempotencyKey", "LedgerEntry", "LoginFailure", "Member",
-    "PaymentEvent", "Program", "Purchase", "Redemption", "Refund", "Reward", "Staff", "Tier",
+    "ApiKey", "AuthToken", "Campaign", "Case", "CaseEvent", "CaseReply", "Feedback", "IdempotencyKey",
+    "LedgerEntry", "LoginFailure", "Member", "Note", "PaymentEvent", "Program", "Purchase", "Redemption", "Refund", "Reward", "Staff", "Tier",
     "TierChange",
 ]

@@ -13,7 +13,7 @@ from loyalty.models.types import BigIntPK, ExactDecimal, UTCDateTime, utcnow
 
 MEMBER_STATUSES = ("active", "suspended", "closed")
 PURCHASE_SOURCES = ("api", "pos", "stripe")
-ENTRY_TYPES = ("earn", "bonus", "redeem", "return", "reversal", "adjustment", "expiry")
+ENTRY_TYPES = ("earn", "bonus", "redeem", "return", "reversal", "adjustment", "expiry", "goodwill")
 ACTOR_TYPES = ("api_key", "staff", "customer", "system")
 
 

@@ -23,6 +23,7 @@ class Program(db.Model):
         CheckConstraint("tier_window_days > 0 AND tier_retention_days >= 0 AND pending_days >= 0",
                         name="day_counts"),
         CheckConstraint("signup_bonus >= 0 AND birthday_bonus >= 0", name="bonuses"),
+        CheckConstraint("goodwill_limit >= 0", name="goodwill_limit"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
@@ -39,6 +40,8 @@ class Program(db.Model):
     signup_bonus: Mapped[int] = mapped_column(BigInteger, default=0)
     birthday_bonus: Mapped[int] = mapped_column(BigInteger, default=0)
     auto_enroll: Mapped[bool] = mapped_column(default=True)
+    # The most goodwill points one case resolution may give.
+    goodwill_limit: Mapped[int] = mapped_column(BigInteger, default=1000)
     # Bumped by every change to tiers or their window; run-jobs re-evaluates members behind it.
     tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
     # Random, new with every change to the program, tiers or campaigns (loyalty.settings_cache).

@@ -15,7 +15,7 @@ COLUMNS = ["opening", "issued", "redeemed", "expired", "reversed", "adjusted", "
 
 # Column -> (entry types, sign): debits are shown as positive counts, adjustments keep their sign.
 MOVEMENTS = {
-    "issued": (("earn", "bonus"), 1),
+    "issued": (("earn", "bonus", "goodwill"), 1),
     "redeemed": (("redeem", "return"), -1),
     "expired": (("expiry",), -1),
     "reversed": (("reversal",), -1),
