@@ -63,8 +63,21 @@ def redeemed_count(member_id: str, reward_id: str) -> int:
     ).scalar_one()
 
 
-def refusal(member: Member, reward: Reward) -> str | None:
-    """The code a redemption of `reward` by `member` would be refused with, or None."""
+def redeemed_counts(member_id: str, reward_ids: list[str]) -> dict[str, int]:
+    """redeemed_count for several rewards in one statement (rewards never redeemed are left out)."""
+    if not reward_ids:
+        return {}
+    return dict(db.session.execute(
+        select(Redemption.reward_id, func.count()).where(
+            Redemption.member_id == member_id, Redemption.reward_id.in_(reward_ids),
+            Redemption.status.in_(COUNTED_STATUSES)).group_by(Redemption.reward_id)).all())
+
+
+def refusal(member: Member, reward: Reward, redeemed: dict[str, int] | None = None) -> str | None:
+    """The code a redemption of `reward` by `member` would be refused with, or None.
+
+    `redeemed` (from redeemed_counts) saves a count per limited reward when checking a catalogue.
+    """
     if member.status != "active":
         return "member_inactive"
     if not reward.active:
@@ -73,16 +86,33 @@ def refusal(member: Member, reward: Reward) -> str | None:
         return "tier_required"
     if reward.stock is not None and reward.stock <= 0:
         return "out_of_stock"
-    if reward.per_member_limit is not None and redeemed_count(member.id, reward.id) >= reward.per_member_limit:
-        return "limit_reached"
+    if reward.per_member_limit is not None:
+        count = redeemed.get(reward.id, 0) if redeemed is not None else redeemed_count(member.id, reward.id)
+        if count >= reward.per_member_limit:
+            return "limit_reached"
     if member.points_balance < reward.cost_points:
         return "insufficient_points"
     return None
 
 
-def _rank(member: Member) -> int:
-    tier = tiers.current(member)
+def _rank(member) -> int:
+    tier = tiers.shown_tier(member)  # works for an ORM Member and for a members.MemberView alike
     return -1 if tier is None else tier.min_qualifying_points
+
+
+def mark_eligibility(catalogue: list[Reward], member) -> list[Reward]:
+    """Set each reward's (transient) `eligible` and `reason` for this member."""
+    limited = [reward.id for reward in catalogue if reward.per_member_limit is not None]
+    redeemed = redeemed_counts(member.id, limited) if member.status == "active" else {}
+    for reward in catalogue:
+        reward.reason = refusal(member, reward, redeemed)
+        reward.eligible = reward.reason is None
+    return catalogue
+
+
+def active_catalogue() -> list[Reward]:
+    """The active rewards, as GET /v1/rewards lists them (newest first)."""
+    return list(db.session.execute(list_query(active_only=True).order_by(Reward.id.desc())).scalars())
 
 
 def refuse_if_ineligible(member: Member, reward: Reward) -> None:

@@ -2,13 +2,14 @@
 from flask import g, request
 from flask_smorest import Api
 
-from loyalty.api import (campaigns, health, me, members, payment_events, program, purchases, redemptions, reports,
-                         rewards, service, staff, tiers, webhooks)
+from loyalty.api import (campaigns, health, me, member_story, members, payment_events, program, purchases,
+                         redemptions, reports, rewards, service, staff, tiers, webhooks)
 from loyalty.api.errors import ErrorSchema
 from loyalty.extensions import read_without_transaction, reading_only
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
-              staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, reports.blp, service.blp]
+              staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, reports.blp, service.blp,
+              member_story.blp]
 
 
 class LoyaltyApi(Api):

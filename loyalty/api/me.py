@@ -10,7 +10,7 @@ from loyalty.api.common import AUTH_ERRORS, Blueprint, Computed, documents_error
 from loyalty.api.members import EntrySchema, MemberSchema, ledger_page
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.redemptions import REFUSALS, RedemptionSchema
-from loyalty.api.rewards import RewardSchema, mark_eligibility
+from loyalty.api.rewards import RewardSchema
 from loyalty.api.security import STOREFRONT, current_actor, requires
 from loyalty.api.staff import TokenSchema
 from loyalty.api.transaction import commits
@@ -83,7 +83,7 @@ class MyRewards(MethodView):
     def get(self, args):
         """The catalogue, each reward saying whether the customer can redeem it and why not."""
         page = paginate(rewards.list_query(active_only=True), [Reward.id], args["limit"], args.get("cursor"))
-        mark_eligibility(page["data"], members.get_member(my_member_id()))
+        rewards.mark_eligibility(page["data"], members.get_member(my_member_id()))
         return page
 
 

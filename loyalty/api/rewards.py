@@ -88,7 +88,7 @@ class Rewards(MethodView):
         page = paginate(rewards.list_query(active_only=False), [Reward.id], args["limit"], args.get("cursor"))
         if "member_id" in args:
             require_own_member(args["member_id"])
-            mark_eligibility(page["data"], members.get_member(args["member_id"]))
+            rewards.mark_eligibility(page["data"], members.get_member(args["member_id"]))
         return page
 
     @requires()
@@ -99,13 +99,6 @@ class Rewards(MethodView):
     def post(self, data):
         """Add a reward (admin)."""
         return rewards.create_reward(data)
-
-
-def mark_eligibility(catalogue: list[Reward], member) -> None:
-    """Set each reward's (transient) eligible and reason for this member."""
-    for reward in catalogue:
-        reward.reason = rewards.refusal(member, reward)
-        reward.eligible = reward.reason is None
 
 
 @blp.route("/<reward_id>")

@@ -11,6 +11,7 @@ from fractions import Fraction
 from sqlalchemy import and_, case, func, or_, select
 
 from loyalty import clock
+from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Tier
 from loyalty.reports import source
 from loyalty.reports.period import days
@@ -43,17 +44,25 @@ def report(limit: int = 20, after: tuple[int, str] | None = None,
     return rows, ((rows[-1]["recent_qualifying_points"], rows[-1]["member_id"]) if more else None)
 
 
-def _qualifying_purchases(now: datetime):
+def is_at_risk(member_id: str, now: datetime | None = None) -> bool:
+    """Whether one member is at risk now (the same rule as the report, over their purchases only)."""
+    query = select(_candidates(now or clock.now(), member_id).subquery().c.member_id)
+    return db.session.execute(query).first() is not None
+
+
+def _qualifying_purchases(now: datetime, member_id: str | None = None):
     """Qualifying purchases up to now of members still in the program, with the gap to the one before."""
     previous = func.lag(epoch_us(Purchase.occurred_at)).over(partition_by=Purchase.member_id,
                                                              order_by=purchase_order())
-    return (
+    query = (
         select(Purchase.member_id, Purchase.occurred_at, Purchase.qualifying_points,
                (epoch_us(Purchase.occurred_at) - previous).label("gap_us"))
         .join(Member, Member.id == Purchase.member_id)
         .where(qualifying(), Purchase.occurred_at <= now, Member.status != "closed")
-        .subquery("purchases")
     )
+    if member_id is not None:
+        query = query.where(Purchase.member_id == member_id)
+    return query.subquery("purchases")
 
 
 def _twice_median_gap(purchases):
@@ -90,8 +99,8 @@ def _purchase_stats(purchases, now: datetime):
     )
 
 
-def _candidates(now: datetime):
-    purchases = _qualifying_purchases(now)
+def _candidates(now: datetime, member_id: str | None = None):
+    purchases = _qualifying_purchases(now, member_id)
     stats, medians = _purchase_stats(purchases, now), _twice_median_gap(purchases)
     quiet_us = to_epoch_us(now) - epoch_us(stats.c.last_purchase_at)
     regular_gone_quiet = and_(stats.c.purchases >= 2, quiet_us > medians.c.twice_median_us,
