@@ -5,14 +5,18 @@ exceed twice their median gap and are at least 30; with one, once it is more tha
 Twice the median is the sum of the two middle gaps (the middle one twice for an odd count),
 which keeps the comparison in exact integers.
 """
+import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, or_, select
 
 from loyalty import clock
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Tier
+from loyalty.models.types import UTCDateTime
 from loyalty.reports import source
 from loyalty.reports.period import days
 from loyalty.reports.sql import DAY_US, epoch_us, purchase_order, qualifying, to_epoch_us
@@ -31,7 +35,7 @@ def report(limit: int = 20, after: tuple[int, str] | None = None,
     Pages are keyed on (recent_qualifying_points, member_id): highest points first, then by id.
     """
     now = now or clock.now()
-    candidates = _candidates(now).subquery("candidates")
+    candidates = _candidates(Moment.of(now)).subquery("candidates")
     query = select(candidates).order_by(candidates.c.recent_qualifying_points.desc(), candidates.c.member_id)
     if after is not None:
         points, member_id = after
@@ -44,13 +48,37 @@ def report(limit: int = 20, after: tuple[int, str] | None = None,
     return rows, ((rows[-1]["recent_qualifying_points"], rows[-1]["member_id"]) if more else None)
 
 
+@dataclass(frozen=True)
+class Moment:
+    """"Now" as the rule uses it: the moment, in microseconds, and where the recent year starts.
+    Python values, or bind parameters in a statement built once (is_at_risk)."""
+
+    at: Any
+    us: Any
+    recent_since: Any
+
+    @classmethod
+    def of(cls, now: datetime) -> "Moment":
+        return cls(now, to_epoch_us(now), now - timedelta(days=RECENT_DAYS))
+
+
+@functools.cache
+def _member_at_risk():
+    moment = Moment(bindparam("now", type_=UTCDateTime), bindparam("now_us", type_=BigInteger),
+                    bindparam("recent_since", type_=UTCDateTime))
+    return select(_candidates(moment, bindparam("member_id", type_=String)).subquery().c.member_id)
+
+
 def is_at_risk(member_id: str, now: datetime | None = None) -> bool:
-    """Whether one member is at risk now (the same rule as the report, over their purchases only)."""
-    query = select(_candidates(now or clock.now(), member_id).subquery().c.member_id)
-    return db.session.execute(query).first() is not None
+    """Whether one member is at risk now: the report's rule over their purchases only (one statement,
+    built once)."""
+    moment = Moment.of(now or clock.now())
+    return db.session.execute(_member_at_risk(), {
+        "member_id": member_id, "now": moment.at, "now_us": moment.us, "recent_since": moment.recent_since,
+    }).first() is not None
 
 
-def _qualifying_purchases(now: datetime, member_id: str | None = None):
+def _qualifying_purchases(now, member_id=None):
     """Qualifying purchases up to now of members still in the program, with the gap to the one before."""
     previous = func.lag(epoch_us(Purchase.occurred_at)).over(partition_by=Purchase.member_id,
                                                              order_by=purchase_order())
@@ -87,8 +115,8 @@ def _twice_median_gap(purchases):
             .group_by(ranked.c.member_id).subquery("medians"))
 
 
-def _purchase_stats(purchases, now: datetime):
-    recent = purchases.c.occurred_at > now - timedelta(days=RECENT_DAYS)
+def _purchase_stats(purchases, moment: Moment):
+    recent = purchases.c.occurred_at > moment.recent_since
     return (
         select(purchases.c.member_id, func.count().label("purchases"),
                func.max(purchases.c.occurred_at).label("last_purchase_at"),
@@ -99,10 +127,10 @@ def _purchase_stats(purchases, now: datetime):
     )
 
 
-def _candidates(now: datetime, member_id: str | None = None):
-    purchases = _qualifying_purchases(now, member_id)
-    stats, medians = _purchase_stats(purchases, now), _twice_median_gap(purchases)
-    quiet_us = to_epoch_us(now) - epoch_us(stats.c.last_purchase_at)
+def _candidates(moment: Moment, member_id=None):
+    purchases = _qualifying_purchases(moment.at, member_id)
+    stats, medians = _purchase_stats(purchases, moment), _twice_median_gap(purchases)
+    quiet_us = moment.us - epoch_us(stats.c.last_purchase_at)
     regular_gone_quiet = and_(stats.c.purchases >= 2, quiet_us > medians.c.twice_median_us,
                               quiet_us >= MIN_QUIET_DAYS * DAY_US)
     single_gone_quiet = and_(stats.c.purchases == 1, quiet_us > ONE_PURCHASE_QUIET_DAYS * DAY_US)

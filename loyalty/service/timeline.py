@@ -8,11 +8,13 @@ rank orders items that share a moment as the story happened (a purchase before t
 reached, a resolution before its goodwill), and item_id makes every key unique, so a page
 boundary never drops or repeats an item.
 """
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Integer, String, and_, case, cast, literal, null, select, tuple_, type_coerce, union_all
+from sqlalchemy import (BigInteger, Integer, String, and_, bindparam, case, cast, literal, null, select, tuple_,
+                        type_coerce, union_all)
 
 from loyalty.currency import exponent
 from loyalty.extensions import db
@@ -208,16 +210,20 @@ class Position:
     item_id: str
 
 
-def page_query(member_id: str, kinds: frozenset[str], limit: int, after: Position | None = None):
-    """The one statement for a page: up to `limit` items older than `after`, newest first."""
+@functools.cache
+def page_statement(kinds: frozenset[str], after_a_position: bool):
+    """The one statement for a page: up to :limit items of :member_id, older than the position
+    (:after_at, :after_rank, :after_id) when one is given, newest first. Built once per shape."""
+    member_id = bindparam("member_id", type_=String)
     selects = [source(member_id, kinds) if source in TAKES_KINDS else source(member_id)
                for gives, source in SOURCES if kinds.intersection(gives)]
     items = union_all(*selects).subquery("items")
     key = (items.c.at, items.c.rank, items.c.item_id)
-    page = select(items).order_by(*(column.desc() for column in key)).limit(limit)
-    if after is not None:
-        page = page.where(tuple_(*key) < tuple_(literal(after.at, UTCDateTime), literal(after.rank, Integer),
-                                                literal(after.item_id, String)))
+    page = select(items).order_by(*(column.desc() for column in key)).limit(bindparam("limit", type_=Integer))
+    if after_a_position:
+        page = page.where(tuple_(*key) < tuple_(bindparam("after_at", type_=UTCDateTime),
+                                                bindparam("after_rank", type_=Integer),
+                                                bindparam("after_id", type_=String)))
     page = page.subquery("page")
     # Names only for the page's rows, not for every item of the member.
     return (select(page, actor_name(page.c.actor_type, page.c.actor_id).label("actor_name"))
@@ -227,7 +233,11 @@ def page_query(member_id: str, kinds: frozenset[str], limit: int, after: Positio
 def timeline(member_id: str, kinds: frozenset[str] | None = None, limit: int = 20,
              after: Position | None = None) -> tuple[list[dict], Position | None]:
     """One page of the member's story and where the next begins (None after the last)."""
-    rows = db.session.execute(page_query(member_id, kinds or frozenset(KINDS), limit + 1, after)).all()
+    params = {"member_id": member_id, "limit": limit + 1}
+    if after is not None:
+        params.update(after_at=after.at, after_rank=after.rank, after_id=after.item_id)
+    statement = page_statement(frozenset(kinds or KINDS), after is not None)
+    rows = db.session.execute(statement, params).all()
     more = len(rows) > limit
     rows = rows[:limit]
     last = Position(rows[-1].at, rows[-1].rank, rows[-1].item_id) if more else None
