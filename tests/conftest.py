@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,9 +20,10 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import orm, text
 
-from loyalty import auth, clock, create_app
+from loyalty import auth, clock, create_app, purchases
+from loyalty.actors import SYSTEM
 from loyalty.extensions import db
-from loyalty.models import Program
+from loyalty.models import Program, Purchase
 from tests import fake_stripe
 from tests.helpers import STAFF_PASSWORD, TEST_DATABASE_URL, run_jobs, stamp
 from tests.live import fresh_database
@@ -303,6 +304,102 @@ def staff_login(client, admin):
         assert response.status_code == 201, response.get_json()
         return {"Authorization": f"Bearer {response.get_json()['token']}"}
     return login
+
+
+# -- the service desk -------------------------------------------------------------------------------
+
+@pytest.fixture
+def desk_staff(client, admin):
+    """desk_staff(role, name=None) -> (staff id, Authorization headers) of a new staff member's session."""
+    counter = iter(range(10**6))
+
+    def login(role, name=None):
+        email = f"{role}{next(counter)}@desk.test"
+        created = client.post("/v1/staff", headers=admin, json={
+            "email": email, "name": name or role.title(), "role": role, "password": STAFF_PASSWORD})
+        assert created.status_code == 201, created.get_json()
+        session = client.post("/v1/staff/sessions", json={"email": email, "password": STAFF_PASSWORD})
+        assert session.status_code == 201, session.get_json()
+        return created.get_json()["id"], {"Authorization": f"Bearer {session.get_json()['token']}"}
+    return login
+
+
+@pytest.fixture
+def maria(enroll, program):
+    """A member named Maria, as the API returns her."""
+    return enroll(name="Maria")
+
+
+@pytest.fixture
+def role_headers(client, admin, storefront, desk_staff, maria):
+    """role_headers(role) -> Authorization headers for any role; a customer's token is `maria`'s."""
+    def make(role):
+        if role == "admin":
+            return admin
+        if role == "storefront":
+            return storefront
+        if role == "customer":
+            token = client.post(f"/v1/members/{maria['id']}/access-tokens", headers=storefront).get_json()
+            return {"Authorization": f"Bearer {token['token']}"}
+        return desk_staff(role)[1]
+    return make
+
+
+SERVICE_STORY_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def service_story(client, admin, storefront, ladder, reward, desk_staff):
+    """A member (Maria) whose history has every kind of timeline item, some at the same moment:
+    enrolment and signup bonus on day 0, a $600 purchase by Ana reaching silver on day 1, a refund,
+    a dispute, vouchers used, voided and expired, an adjustment, feedback, a case replied to,
+    resolved with goodwill and reopened, a pinned note, and points expired on day 60."""
+    def on(day, minutes=0):
+        return clock.frozen(SERVICE_STORY_START + timedelta(days=day, minutes=minutes))
+
+    def post(path, headers, body=None):
+        response = client.post(path, headers=headers, **({"json": body} if body is not None else {}))
+        assert response.status_code in (200, 201), (path, response.get_json())
+        return response.get_json()
+
+    client.patch("/v1/program", headers=admin, json={"signup_bonus": 20})
+    coffee = reward(cost_points=10, voucher_valid_days=5)
+    _, ana = desk_staff("cashier", "Ana")
+    _, boss = desk_staff("manager", "Boss")
+    with on(0):
+        member = post("/v1/members", admin, {"external_id": "story", "name": "Maria"})
+    m = member["id"]
+    with on(1):
+        bought = post("/v1/purchases", ana, {"member_id": m, "order_id": "o-1", "amount": 60000, "currency": "usd"})
+    with on(2):
+        post(f"/v1/purchases/{bought['id']}/refunds", admin, {"amount": 1000})
+    with on(3):
+        held = db.session.get(Purchase, bought["id"])
+        purchases.set_returned_amounts(held, refunded_amount=1000, disputed_amount=2000, actor=SYSTEM,
+                                       reason="stripe dispute needs_response")
+        db.session.commit()
+    with on(4):
+        post(f"/v1/members/{m}/redemptions", ana, {"reward_id": coffee["id"], "use_now": True, "location": "Store 12"})
+    with on(5):
+        voided = post(f"/v1/members/{m}/redemptions", ana, {"reward_id": coffee["id"]})
+        post(f"/v1/redemptions/{voided['code']}/void", boss, {})
+    with on(6):
+        post(f"/v1/members/{m}/redemptions", ana, {"reward_id": coffee["id"]})
+    run_jobs(SERVICE_STORY_START + timedelta(days=12))  # the last voucher expires
+    with on(13):
+        post(f"/v1/members/{m}/adjustments", boss, {"points": 5, "reason": "Birthday cake"})
+        post(f"/v1/members/{m}/feedback", ana, {"kind": "csat", "score": 2, "comment": "Slow till"})
+    with on(14):
+        case = post(f"/v1/members/{m}/cases", ana, {"subject": "Slow till", "category": "service"})
+    with on(14, 30):
+        post(f"/v1/cases/{case['id']}/replies", ana, {"text": "Sorry, we are short-staffed"})
+        post(f"/v1/cases/{case['id']}/resolve", boss, {"resolution": "Apologised", "goodwill_points": 50})
+    with on(15):
+        post(f"/v1/cases/{case['id']}/reopen", storefront)
+        post(f"/v1/members/{m}/notes", boss, {"text": "Prefers the morning shift", "pinned": True})
+    client.patch("/v1/program", headers=admin, json={"expiry_policy": "fixed", "expiry_days": 30})
+    run_jobs(SERVICE_STORY_START + timedelta(days=60))  # the purchase's points expire
+    return member
 
 
 # -- Stripe ---------------------------------------------------------------------------------------

@@ -40,3 +40,18 @@ def all_at_once(calls):
     """Call every callable at the same time, each on its own thread; their results in order."""
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return [future.result() for future in [pool.submit(call) for call in calls]]
+
+
+def assert_error(response, status, code):
+    """A JSON error of the contract's shape, never HTML or a stack trace."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    assert response.mimetype == "application/json", response.content_type
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert set(error) <= {"code", "message", "details"}
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "<html" not in text.lower()
+    return error

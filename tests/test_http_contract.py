@@ -5,21 +5,7 @@ import pytest
 
 from loyalty.extensions import db
 from loyalty.models import ApiKey, LedgerEntry, Member
-
-
-def assert_error(response, status, code):
-    """A JSON error of the contract's shape, never HTML or a stack trace."""
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
-    assert response.mimetype == "application/json", response.content_type
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str) and error["message"]
-    assert set(error) <= {"code", "message", "details"}
-    text = response.get_data(as_text=True)
-    assert "Traceback" not in text and "<html" not in text.lower()
-    return error
+from tests.helpers import assert_error
 
 
 def member_count(external_id=None):

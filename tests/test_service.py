@@ -6,46 +6,11 @@ import pytest
 from loyalty import clock
 from loyalty.extensions import db
 from loyalty.models import CaseEvent, Feedback, LedgerEntry, Staff
-from tests.test_http_contract import assert_error
+from tests.helpers import assert_error
 
 ROLES = ("admin", "storefront", "manager", "cashier", "customer")
 SHOP = ("admin", "storefront", "manager", "cashier")
 STAFF_ROLES = ("admin", "manager", "cashier")
-
-
-@pytest.fixture
-def login(client, admin):
-    """login(role) -> (staff id, Authorization headers) of a fresh staff member with that role."""
-    counter = iter(range(10**6))
-
-    def make(role, name=None):
-        email = f"{role}{next(counter)}@desk.test"
-        created = client.post("/v1/staff", headers=admin, json={
-            "email": email, "name": name or role.title(), "role": role, "password": "correct horse"})
-        assert created.status_code == 201, created.get_json()
-        session = client.post("/v1/staff/sessions", json={"email": email, "password": "correct horse"})
-        return created.get_json()["id"], {"Authorization": f"Bearer {session.get_json()['token']}"}
-    return make
-
-
-@pytest.fixture
-def member(enroll, program):
-    return enroll(name="Maria")
-
-
-@pytest.fixture
-def headers_for(client, admin, storefront, login, member):
-    """headers_for(role) -> Authorization headers; a customer's token is `member`'s."""
-    def make(role):
-        if role == "admin":
-            return admin
-        if role == "storefront":
-            return storefront
-        if role == "customer":
-            token = client.post(f"/v1/members/{member['id']}/access-tokens", headers=storefront).get_json()
-            return {"Authorization": f"Bearer {token['token']}"}
-        return login(role)[1]
-    return make
 
 
 def open_case(client, headers, member_id, **fields):
@@ -98,17 +63,17 @@ ENDPOINTS = [
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("method, path, body, status, allowed, resolved", ENDPOINTS,
                          ids=[f"{method} {path}" for method, path, *_ in ENDPOINTS])
-def test_every_endpoint_by_every_role(client, admin, member, headers_for, role, method, path, body, status,
+def test_every_endpoint_by_every_role(client, admin, maria, role_headers, role, method, path, body, status,
                                       allowed, resolved):
     """Each role the contract names gets the success status; every other role 403 forbidden."""
-    case = open_case(client, admin, member["id"])
+    case = open_case(client, admin, maria["id"])
     if resolved:
         assert client.post(f"/v1/cases/{case['id']}/resolve", headers=admin,
                            json={"resolution": "done"}).status_code == 200
-    note = client.post(f"/v1/members/{member['id']}/notes", headers=admin, json={"text": "VIP"}).get_json()
-    url = path.format(m=member["id"], c=case["id"], n=note["id"])
+    note = client.post(f"/v1/members/{maria['id']}/notes", headers=admin, json={"text": "VIP"}).get_json()
+    url = path.format(m=maria["id"], c=case["id"], n=note["id"])
     kwargs = {"json": body} if body is not None else {}
-    response = getattr(client, method)(url, headers=headers_for(role), **kwargs)
+    response = getattr(client, method)(url, headers=role_headers(role), **kwargs)
     if role in allowed:
         assert response.status_code == status, response.get_json()
     else:
@@ -122,8 +87,8 @@ def test_every_endpoint_by_every_role(client, admin, member, headers_for, role, 
     ("csat", 5, "happy"), ("nps", 0, "detractor"), ("nps", 6, "detractor"), ("nps", 7, "passive"),
     ("nps", 8, "passive"), ("nps", 9, "promoter"), ("nps", 10, "promoter"),
 ])
-def test_feedback_bands(client, admin, member, kind, score, band):
-    response = client.post(f"/v1/members/{member['id']}/feedback", headers=admin, json={"kind": kind, "score": score})
+def test_feedback_bands(client, admin, maria, kind, score, band):
+    response = client.post(f"/v1/members/{maria['id']}/feedback", headers=admin, json={"kind": kind, "score": score})
     assert response.status_code == 201
     assert (response.get_json()["band"], db.session.get(Feedback, response.get_json()["id"]).band) == (band, band)
 
@@ -135,110 +100,110 @@ def test_feedback_bands(client, admin, member, kind, score, band):
     {"kind": "csat", "score": 4, "channel": "pigeon"}, {"kind": "csat", "score": 4, "comment": "x" * 2001},
     {"kind": "csat", "score": 4, "created_at": "2026-01-01T10:00:00"}, {"kind": "csat", "score": 4, "extra": 1},
 ])
-def test_feedback_validation(client, admin, member, body):
+def test_feedback_validation(client, admin, maria, body):
     """Scores per kind, enums, lengths, offsets and unknown fields: 422, nothing stored."""
-    response = client.post(f"/v1/members/{member['id']}/feedback", headers=admin, json=body)
+    response = client.post(f"/v1/members/{maria['id']}/feedback", headers=admin, json=body)
     assert_error(response, 422, "validation_error")
     assert db.session.query(Feedback).count() == 0
 
 
-def test_feedback_per_purchase_and_kind_once(client, admin, member):
-    bought = purchase(client, admin, member["id"])
-    post = lambda body: client.post(f"/v1/members/{member['id']}/feedback", headers=admin,
+def test_feedback_per_purchase_and_kind_once(client, admin, maria):
+    bought = purchase(client, admin, maria["id"])
+    post = lambda body: client.post(f"/v1/members/{maria['id']}/feedback", headers=admin,
                                     json={"purchase_id": bought["id"], **body})
     assert post({"kind": "csat", "score": 5}).status_code == 201
     assert post({"kind": "nps", "score": 10}).status_code == 201
     assert_error(post({"kind": "csat", "score": 1}), 409, "feedback_exists")
     # Without a purchase, answers are not limited.
     for _ in range(2):
-        assert client.post(f"/v1/members/{member['id']}/feedback", headers=admin,
+        assert client.post(f"/v1/members/{maria['id']}/feedback", headers=admin,
                            json={"kind": "csat", "score": 3}).status_code == 201
 
 
-def test_feedback_on_another_members_purchase_is_not_found(client, admin, member, enroll):
+def test_feedback_on_another_members_purchase_is_not_found(client, admin, maria, enroll):
     other = enroll()
     theirs = purchase(client, admin, other["id"])
     for purchase_id in (theirs["id"], "pur_nope"):
-        response = client.post(f"/v1/members/{member['id']}/feedback", headers=admin,
+        response = client.post(f"/v1/members/{maria['id']}/feedback", headers=admin,
                                json={"kind": "csat", "score": 5, "purchase_id": purchase_id})
         assert_error(response, 404, "not_found")
 
 
-def test_feedback_channel_defaults(client, member, headers_for):
+def test_feedback_channel_defaults(client, maria, role_headers):
     """store with a staff token, online for keys and customers; an explicit channel wins."""
     seen = {}
     for role in ("cashier", "storefront", "admin"):
-        response = client.post(f"/v1/members/{member['id']}/feedback", headers=headers_for(role),
+        response = client.post(f"/v1/members/{maria['id']}/feedback", headers=role_headers(role),
                                json={"kind": "csat", "score": 4})
         seen[role] = response.get_json()["channel"]
-    mine = client.post("/v1/me/feedback", headers=headers_for("customer"), json={"kind": "nps", "score": 8})
+    mine = client.post("/v1/me/feedback", headers=role_headers("customer"), json={"kind": "nps", "score": 8})
     seen["customer"] = mine.get_json()["channel"]
     assert seen == {"cashier": "store", "storefront": "online", "admin": "online", "customer": "online"}
-    phoned = client.post(f"/v1/members/{member['id']}/feedback", headers=headers_for("manager"),
+    phoned = client.post(f"/v1/members/{maria['id']}/feedback", headers=role_headers("manager"),
                          json={"kind": "csat", "score": 4, "channel": "phone"})
     assert phoned.get_json()["channel"] == "phone"
 
 
-def test_feedback_history_import(client, member, headers_for):
+def test_feedback_history_import(client, maria, role_headers):
     """created_at: admin and storefront keys only, never in the future."""
     past = "2025-05-01T09:30:00Z"
     for role in ("admin", "storefront"):
-        response = client.post(f"/v1/members/{member['id']}/feedback", headers=headers_for(role),
+        response = client.post(f"/v1/members/{maria['id']}/feedback", headers=role_headers(role),
                                json={"kind": "csat", "score": 4, "created_at": past})
         assert response.status_code == 201 and response.get_json()["created_at"] == past
     for role in ("manager", "cashier"):
-        response = client.post(f"/v1/members/{member['id']}/feedback", headers=headers_for(role),
+        response = client.post(f"/v1/members/{maria['id']}/feedback", headers=role_headers(role),
                                json={"kind": "csat", "score": 4, "created_at": past})
         assert_error(response, 422, "validation_error")
-    customer = client.post("/v1/me/feedback", headers=headers_for("customer"),
+    customer = client.post("/v1/me/feedback", headers=role_headers("customer"),
                            json={"kind": "csat", "score": 4, "created_at": past})
     assert_error(customer, 422, "validation_error")
     future = (clock.now() + timedelta(minutes=1)).isoformat()
-    response = client.post(f"/v1/members/{member['id']}/feedback", headers=headers_for("admin"),
+    response = client.post(f"/v1/members/{maria['id']}/feedback", headers=role_headers("admin"),
                            json={"kind": "csat", "score": 4, "created_at": future})
     assert_error(response, 422, "validation_error")
 
 
-def test_feedback_list_newest_first_in_pages(client, admin, member, at):
+def test_feedback_list_newest_first_in_pages(client, admin, maria, at):
     for day in range(1, 6):
         with at(f"2026-03-0{day}T10:00:00Z"):
-            client.post(f"/v1/members/{member['id']}/feedback", headers=admin, json={"kind": "csat", "score": day})
+            client.post(f"/v1/members/{maria['id']}/feedback", headers=admin, json={"kind": "csat", "score": day})
     seen, cursor = [], None
     while True:
         query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
-        page = client.get(f"/v1/members/{member['id']}/feedback{query}", headers=admin).get_json()
+        page = client.get(f"/v1/members/{maria['id']}/feedback{query}", headers=admin).get_json()
         seen += [item["score"] for item in page["data"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == [5, 4, 3, 2, 1]
-    assert_error(client.get(f"/v1/members/{member['id']}/feedback?cursor=garbage", headers=admin),
+    assert_error(client.get(f"/v1/members/{maria['id']}/feedback?cursor=garbage", headers=admin),
                  422, "validation_error")
     assert_error(client.get("/v1/members/mem_nope/feedback", headers=admin), 404, "not_found")
 
 
-def test_idempotent_feedback(client, admin, member):
+def test_idempotent_feedback(client, admin, maria):
     """The same Idempotency-Key and body: the first response again, one row."""
     headers = {**admin, "Idempotency-Key": "fb-1"}
-    first = client.post(f"/v1/members/{member['id']}/feedback", headers=headers, json={"kind": "csat", "score": 5})
-    again = client.post(f"/v1/members/{member['id']}/feedback", headers=headers, json={"kind": "csat", "score": 5})
+    first = client.post(f"/v1/members/{maria['id']}/feedback", headers=headers, json={"kind": "csat", "score": 5})
+    again = client.post(f"/v1/members/{maria['id']}/feedback", headers=headers, json={"kind": "csat", "score": 5})
     assert (first.status_code, again.status_code) == (201, 201) and first.get_json() == again.get_json()
     assert db.session.query(Feedback).count() == 1
-    other = client.post(f"/v1/members/{member['id']}/feedback", headers=headers, json={"kind": "csat", "score": 1})
+    other = client.post(f"/v1/members/{maria['id']}/feedback", headers=headers, json={"kind": "csat", "score": 1})
     assert_error(other, 409, "idempotency_key_reused")
 
 
 # -- a closed member ----------------------------------------------------------------------------
 
-def test_every_post_on_a_closed_member_is_member_inactive(client, admin, storefront, member):
-    case = open_case(client, admin, member["id"])
-    resolved = open_case(client, admin, member["id"])
+def test_every_post_on_a_closed_member_is_member_inactive(client, admin, storefront, maria):
+    case = open_case(client, admin, maria["id"])
+    resolved = open_case(client, admin, maria["id"])
     client.post(f"/v1/cases/{resolved['id']}/resolve", headers=admin, json={"resolution": "ok"})
-    assert client.delete(f"/v1/members/{member['id']}", headers=storefront).status_code == 200
+    assert client.delete(f"/v1/members/{maria['id']}", headers=storefront).status_code == 200
     posts = [
-        (f"/v1/members/{member['id']}/feedback", {"kind": "csat", "score": 3}),
-        (f"/v1/members/{member['id']}/cases", CASE),
-        (f"/v1/members/{member['id']}/notes", {"text": "x"}),
+        (f"/v1/members/{maria['id']}/feedback", {"kind": "csat", "score": 3}),
+        (f"/v1/members/{maria['id']}/cases", CASE),
+        (f"/v1/members/{maria['id']}/notes", {"text": "x"}),
         (f"/v1/cases/{case['id']}/replies", {"text": "x"}),
         (f"/v1/cases/{case['id']}/resolve", {"resolution": "x", "goodwill_points": 10}),
         (f"/v1/cases/{resolved['id']}/reopen", None),
@@ -258,14 +223,14 @@ def test_every_post_on_a_closed_member_is_member_inactive(client, admin, storefr
     {"subject": "x", "category": "product", "channel": "fax"},
     {"subject": "x", "category": "product", "opened_at": "yesterday"},
 ])
-def test_case_validation(client, admin, member, body):
-    assert_error(client.post(f"/v1/members/{member['id']}/cases", headers=admin, json=body), 422, "validation_error")
+def test_case_validation(client, admin, maria, body):
+    assert_error(client.post(f"/v1/members/{maria['id']}/cases", headers=admin, json=body), 422, "validation_error")
 
 
-def test_case_lifecycle(client, admin, member, login, headers_for):
+def test_case_lifecycle(client, admin, maria, desk_staff, role_headers):
     """Open, reply (the shop's first reply stamps first_response_at), resolve, reopen, resolve again."""
-    _, manager = login("manager")
-    customer = headers_for("customer")
+    _, manager = desk_staff("manager")
+    customer = role_headers("customer")
     with clock.frozen(datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)):
         case = client.post("/v1/me/cases", headers=customer, json={
             "subject": "Points missing", "category": "points", "description": "My order o-7 gave nothing"}).get_json()
@@ -273,7 +238,7 @@ def test_case_lifecycle(client, admin, member, login, headers_for):
         ("open", "online", None, 0)
     with clock.frozen(datetime(2026, 5, 1, 9, 5, tzinfo=timezone.utc)):
         mine = client.post(f"/v1/me/cases/{case['id']}/replies", headers=customer, json={"text": "Any news?"})
-    assert mine.get_json()["author"] == {"type": "customer", "id": member["id"], "name": "Maria"}
+    assert mine.get_json()["author"] == {"type": "customer", "id": maria["id"], "name": "Maria"}
     assert client.get(f"/v1/cases/{case['id']}", headers=admin).get_json()["first_response_at"] is None
     with clock.frozen(datetime(2026, 5, 1, 10, 0, tzinfo=timezone.utc)):
         shop = client.post(f"/v1/cases/{case['id']}/replies", headers=manager, json={"text": "Looking into it"})
@@ -295,9 +260,9 @@ def test_case_lifecycle(client, admin, member, login, headers_for):
     again = client.post(f"/v1/cases/{case['id']}/resolve", headers=manager,
                         json={"resolution": "More points", "goodwill_points": 50}).get_json()
     assert (again["goodwill_points"], again["resolution"]) == (200, "More points")
-    balance = client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"]
+    balance = client.get(f"/v1/members/{maria['id']}", headers=admin).get_json()["points"]["balance"]
     assert balance == 200
-    entries = db.session.query(LedgerEntry).filter_by(member_id=member["id"], type="goodwill").all()
+    entries = db.session.query(LedgerEntry).filter_by(member_id=maria["id"], type="goodwill").all()
     assert sorted(entry.points for entry in entries) == [50, 150]
     assert [event.type for event in db.session.query(CaseEvent).order_by(CaseEvent.id)] == \
         ["resolved", "reopened", "resolved"]
@@ -305,10 +270,10 @@ def test_case_lifecycle(client, admin, member, login, headers_for):
     assert [reply["text"] for reply in replies] == ["Any news?", "Looking into it", "Found it"]
 
 
-def test_goodwill_needs_a_manager_and_stays_under_the_limit(client, admin, member, login):
-    _, cashier = login("cashier")
-    _, manager = login("manager")
-    case = open_case(client, admin, member["id"])
+def test_goodwill_needs_a_manager_and_stays_under_the_limit(client, admin, maria, desk_staff):
+    _, cashier = desk_staff("cashier")
+    _, manager = desk_staff("manager")
+    case = open_case(client, admin, maria["id"])
     resolve = lambda headers, points: client.post(f"/v1/cases/{case['id']}/resolve", headers=headers,
                                                   json={"resolution": "Sorry", "goodwill_points": points})
     assert_error(resolve(cashier, 10), 403, "forbidden")
@@ -318,25 +283,25 @@ def test_goodwill_needs_a_manager_and_stays_under_the_limit(client, admin, membe
     assert client.get(f"/v1/cases/{case['id']}", headers=admin).get_json()["status"] == "open"
     assert db.session.query(LedgerEntry).filter_by(type="goodwill").count() == 0
     assert resolve(manager, 2000).status_code == 200
-    other = open_case(client, admin, member["id"])
+    other = open_case(client, admin, maria["id"])
     by_cashier = client.post(f"/v1/cases/{other['id']}/resolve", headers=cashier, json={"resolution": "Fixed"})
     assert by_cashier.status_code == 200 and by_cashier.get_json()["goodwill_points"] == 0
 
 
-def test_goodwill_counts_as_issued(client, admin, member):
-    case = open_case(client, admin, member["id"])
+def test_goodwill_counts_as_issued(client, admin, maria):
+    case = open_case(client, admin, maria["id"])
     client.post(f"/v1/cases/{case['id']}/resolve", headers=admin, json={"resolution": "x", "goodwill_points": 300})
     today = clock.now().date()
     report = client.get(f"/v1/reports/points?from={today}&to={today + timedelta(days=1)}", headers=admin).get_json()
     assert report["issued"] == 300 and report["closing"] == 300
 
 
-def test_history_timestamps_on_cases(client, admin, storefront, member, login):
+def test_history_timestamps_on_cases(client, admin, storefront, maria, desk_staff):
     """opened_at, a reply's created_at and resolved_at: keys only, not in the future, not before the case."""
-    _, manager = login("manager")
-    case = open_case(client, storefront, member["id"], opened_at="2025-01-10T08:00:00Z")
+    _, manager = desk_staff("manager")
+    case = open_case(client, storefront, maria["id"], opened_at="2025-01-10T08:00:00Z")
     assert case["opened_at"] == "2025-01-10T08:00:00Z"
-    assert_error(client.post(f"/v1/members/{member['id']}/cases", headers=manager,
+    assert_error(client.post(f"/v1/members/{maria['id']}/cases", headers=manager,
                              json={**CASE, "opened_at": "2025-01-10T08:00:00Z"}), 422, "validation_error")
     reply = lambda headers, at: client.post(f"/v1/cases/{case['id']}/replies", headers=headers,
                                             json={"text": "x", "created_at": at})
@@ -354,13 +319,13 @@ def test_history_timestamps_on_cases(client, admin, storefront, member, login):
     assert resolve(admin, "2025-01-13T08:00:00Z").get_json()["resolved_at"] == "2025-01-13T08:00:00Z"
 
 
-def test_assignment_and_the_queue(client, admin, member, enroll, login):
-    ana_id, manager = login("manager", name="Ana")
-    gone_id, _ = login("cashier")
+def test_assignment_and_the_queue(client, admin, maria, enroll, desk_staff):
+    ana_id, manager = desk_staff("manager", name="Ana")
+    gone_id, _ = desk_staff("cashier")
     db.session.get(Staff, gone_id).active = False
     db.session.commit()
     with clock.frozen(datetime(2026, 1, 2, tzinfo=timezone.utc)):
-        newer = open_case(client, admin, member["id"])
+        newer = open_case(client, admin, maria["id"])
     with clock.frozen(datetime(2026, 1, 1, tzinfo=timezone.utc)):
         older = open_case(client, admin, enroll()["id"])
     patch = lambda body: client.patch(f"/v1/cases/{newer['id']}", headers=manager, json=body)
@@ -374,14 +339,14 @@ def test_assignment_and_the_queue(client, admin, member, enroll, login):
     assert [page["data"][0]["id"], rest["data"][0]["id"]] == [older["id"], newer["id"]]
     mine = client.get(f"/v1/cases?assignee_id={ana_id}", headers=manager).get_json()["data"]
     assert [case["id"] for case in mine] == [newer["id"]]
-    assert client.get(f"/v1/cases?member_id={member['id']}&status=resolved", headers=manager).get_json()["data"] == []
+    assert client.get(f"/v1/cases?member_id={maria['id']}&status=resolved", headers=manager).get_json()["data"] == []
     assert_error(client.get("/v1/cases?status=closed", headers=manager), 422, "validation_error")
     assert patch({"assignee_id": None}).get_json()["assignee_id"] is None
 
 
-def test_a_customer_sees_only_their_own_cases(client, admin, member, enroll, headers_for):
+def test_a_customer_sees_only_their_own_cases(client, admin, maria, enroll, role_headers):
     theirs = open_case(client, admin, enroll()["id"])
-    customer = headers_for("customer")
+    customer = role_headers("customer")
     for method, path in (("get", "/v1/me/cases/{c}"), ("get", "/v1/me/cases/{c}/replies"),
                          ("post", "/v1/me/cases/{c}/reopen")):
         response = getattr(client, method)(path.format(c=theirs["id"]), headers=customer)
@@ -401,25 +366,25 @@ def test_unknown_case_is_not_found(client, admin):
 
 
 @pytest.mark.parametrize("body", [{"text": ""}, {"text": "x" * 5001}, {}, {"text": "x", "created_at": 5}])
-def test_reply_validation(client, admin, member, body):
-    case = open_case(client, admin, member["id"])
+def test_reply_validation(client, admin, maria, body):
+    case = open_case(client, admin, maria["id"])
     assert_error(client.post(f"/v1/cases/{case['id']}/replies", headers=admin, json=body), 422, "validation_error")
 
 
 @pytest.mark.parametrize("body", [{}, {"resolution": ""}, {"resolution": "x" * 2001},
                                   {"resolution": "x", "goodwill_points": 1.5}, {"resolution": "x", "goodwill_points": "5"}])
-def test_resolve_validation(client, admin, member, body):
-    case = open_case(client, admin, member["id"])
+def test_resolve_validation(client, admin, maria, body):
+    case = open_case(client, admin, maria["id"])
     assert_error(client.post(f"/v1/cases/{case['id']}/resolve", headers=admin, json=body), 422, "validation_error")
 
 
 # -- notes --------------------------------------------------------------------------------------
 
-def test_notes_by_author_manager_or_admin(client, admin, member, login):
-    _, author = login("cashier")
-    _, colleague = login("cashier")
-    _, manager = login("manager")
-    note = client.post(f"/v1/members/{member['id']}/notes", headers=author, json={"text": "Allergic to nuts"})
+def test_notes_by_author_manager_or_admin(client, admin, maria, desk_staff):
+    _, author = desk_staff("cashier")
+    _, colleague = desk_staff("cashier")
+    _, manager = desk_staff("manager")
+    note = client.post(f"/v1/members/{maria['id']}/notes", headers=author, json={"text": "Allergic to nuts"})
     assert note.status_code == 201
     note = note.get_json()
     assert (note["pinned"], note["author"]["type"], note["author"]["name"]) == (False, "staff", "Cashier")
@@ -431,13 +396,13 @@ def test_notes_by_author_manager_or_admin(client, admin, member, login):
     for bad in ({"text": ""}, {"text": "x" * 2001}, {"pinned": "yes"}, {"author": "me"}):
         assert_error(edit(manager, bad), 422, "validation_error")
     assert_error(client.patch("/v1/notes/note_nope", headers=manager, json={"pinned": True}), 404, "not_found")
-    listed = client.get(f"/v1/members/{member['id']}/notes", headers=colleague).get_json()["data"]
+    listed = client.get(f"/v1/members/{maria['id']}/notes", headers=colleague).get_json()["data"]
     assert [item["text"] for item in listed] == ["Allergic to nuts and milk"]
 
 
-def test_notes_are_never_shown_to_customers(client, admin, member, headers_for):
-    client.post(f"/v1/members/{member['id']}/notes", headers=admin, json={"text": "Difficult", "pinned": True})
-    customer = headers_for("customer")
+def test_notes_are_never_shown_to_customers(client, admin, maria, role_headers):
+    client.post(f"/v1/members/{maria['id']}/notes", headers=admin, json={"text": "Difficult", "pinned": True})
+    customer = role_headers("customer")
     for path in ("/v1/me", "/v1/me/cases", "/v1/me/feedback", "/v1/me/transactions"):
         assert "Difficult" not in client.get(path, headers=customer).get_data(as_text=True)
-    assert_error(client.get(f"/v1/members/{member['id']}/notes", headers=customer), 403, "forbidden")
+    assert_error(client.get(f"/v1/members/{maria['id']}/notes", headers=customer), 403, "forbidden")
