@@ -4,17 +4,19 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
 
 from loyalty import clock, settings_cache
 from loyalty.actors import Actor
 from loyalty.direct_sql import DirectQuery
-from loyalty.errors import Unauthenticated
+from loyalty.errors import NotFound, Unauthenticated
 from loyalty.extensions import db
 from loyalty.models import ApiKey, AuthToken, Member, Staff
 
 API_KEY_PREFIX = "lk_"
 TOKEN_PREFIXES = {"staff": "st_", "customer": "ct_"}
+# How exactly a key's last use is kept: recording every request would be a write on every read.
+KEY_USE_PRECISION = timedelta(minutes=5)
 
 
 def _sha256(text: str) -> str:
@@ -28,6 +30,32 @@ def create_api_key(name: str, role: str) -> tuple[ApiKey, str]:
     db.session.add(key)
     db.session.flush()
     return key, f"{API_KEY_PREFIX}{lookup}_{secret}"
+
+
+def api_keys() -> list[ApiKey]:
+    """Every API key, oldest first (revoked ones too)."""
+    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+
+def revoke_api_key(key_id: str) -> ApiKey:
+    """Revoke a key: its next request is refused (401). Revoking it again changes nothing."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"No API key {key_id}.")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+    return key
+
+
+def note_api_key_use(key_id: str) -> None:
+    """Record that the key was used now, unless that was recorded less than KEY_USE_PRECISION ago."""
+    now = clock.now()
+    db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id,
+               or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - KEY_USE_PRECISION))
+        .values(last_used_at=now)
+    )
 
 
 def issue_token(kind: str, lifetime: timedelta, *, staff_id=None, member_id=None):

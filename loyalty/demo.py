@@ -14,6 +14,7 @@ from loyalty.actors import Actor
 from loyalty.extensions import db
 from loyalty.models import Member, Reward
 from loyalty.program import get_program, update_program
+from loyalty.progress import Progress, silent
 
 SHOP = Actor("system")
 FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi",
@@ -23,11 +24,11 @@ LAST_NAMES = ["Silva", "Okafor", "Nguyen", "Kowalski", "Haddad", "Larsen", "More
               "Rossi", "Novak", "Garcia", "Brown", "Ivanova", "Mensah", "Khan", "Becker"]
 
 
-def load(members: int = 300, seed: int = 7) -> list[str]:
-    """Load the demo (once) and create fresh demo API keys; returns lines to print."""
-    lines = []
+def load(members: int = 300, seed: int = 7, progress: Progress = silent) -> list[str]:
+    """Load the demo (once) and create fresh demo API keys; returns lines to print, the last one
+    a summary of what was done."""
     if db.session.scalar(select(func.count()).select_from(Member)):
-        lines.append("Demo data already loaded; leaving it as it is.")
+        summary = "Demo data already loaded; left as it was, and two new demo API keys created."
     else:
         rng = random.Random(seed)
         end = clock.now()
@@ -37,17 +38,17 @@ def load(members: int = 300, seed: int = 7) -> list[str]:
             create_tiers()
             create_rewards()
             create_campaigns(start, end)
-        people = enrol_members(rng, members, start, end)
-        count = simulate_purchases(rng, people, end)
-        redeem_some(rng, people, end)
+        people = enrol_members(rng, members, start, end, progress)
+        count = simulate_purchases(rng, people, end, progress)
+        redeem_some(rng, people, end, progress)
         create_staff()
         db.session.commit()
         for _ in jobs.run_all():  # evaluations due by today (downgrades of lapsed members)
             pass
-        lines.append(f"Loaded {len(people)} members and {count} purchases over the past year.")
-    lines.extend(demo_keys())
+        summary = f"Loaded {len(people)} members and {count} purchases over the past year."
+    lines = demo_keys()
     db.session.commit()
-    return lines
+    return [*lines, "", summary]
 
 
 def configure_program():
@@ -108,45 +109,58 @@ def create_staff():
         staff.create_staff(email, name, role, password)
 
 
-def redeem_some(rng, people, end) -> None:
+def redeem_some(rng, people, end, progress: Progress = silent) -> None:
     """Regulars spend points now and then; most vouchers get used, a few expire unused."""
     catalogue = db.session.execute(select(Reward).order_by(Reward.cost_points)).scalars().all()
-    for member, _, habit in people:
-        member = db.session.get(Member, member.id)
-        for reward in catalogue:
-            if habit == "one-off" or rng.random() < 0.5 or rewards.refusal(member, reward):
-                continue
-            issued_on = end - timedelta(days=rng.uniform(1, 60))
-            with clock.frozen(issued_on):
-                redemption = redemptions.issue(member.id, reward.id, SHOP, location="Main St")
-            if rng.random() < 0.8:
-                with clock.frozen(issued_on + timedelta(days=rng.uniform(0, 5))):
-                    redemptions.use(redemption.code, SHOP, location="Main St")
+    with progress("Redeeming rewards", len(people)) as advance:
+        for member, _, habit in people:
+            _redeem_for(rng, member, habit, catalogue, end)
+            advance(1)
 
 
-def enrol_members(rng, count, start, end):
+def _redeem_for(rng, member, habit, catalogue, end) -> None:
+    member = db.session.get(Member, member.id)
+    for reward in catalogue:
+        if habit == "one-off" or rng.random() < 0.5 or rewards.refusal(member, reward):
+            continue
+        issued_on = end - timedelta(days=rng.uniform(1, 60))
+        with clock.frozen(issued_on):
+            redemption = redemptions.issue(member.id, reward.id, SHOP, location="Main St")
+        if rng.random() < 0.8:
+            with clock.frozen(issued_on + timedelta(days=rng.uniform(0, 5))):
+                redemptions.use(redemption.code, SHOP, location="Main St")
+
+
+def enrol_members(rng, count, start, end, progress: Progress = silent):
     """Enrol `count` members on dates spread over the year; each gets a buying habit."""
-    people = []
-    for number in range(1, count + 1):
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        joined = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds() * 0.8))
-        with clock.frozen(joined):
-            member = members.enroll({
-                "external_id": f"shop-{number:05d}",
-                "email": f"{first}.{last}.{number}@example.com".lower(),
-                "name": f"{first} {last}",
-                "birthday": date(rng.randint(1950, 2005), rng.randint(1, 12), rng.randint(1, 28)),
-            }, SHOP)
-        # Loyal regulars visit every few days, casual buyers every month or two; some stop coming.
-        habit = rng.choices(["regular", "casual", "one-off"], weights=[2, 5, 3])[0]
-        people.append((member, joined, habit))
+    with progress("Enrolling members", count) as advance:
+        people = []
+        for number in range(1, count + 1):
+            people.append(_enrol_one(rng, number, start, end))
+            advance(1)
     return people
+
+
+def _enrol_one(rng, number, start, end):
+    """One member, enrolled on a date in the first 80% of the year, and their buying habit."""
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    joined = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds() * 0.8))
+    with clock.frozen(joined):
+        member = members.enroll({
+            "external_id": f"shop-{number:05d}",
+            "email": f"{first}.{last}.{number}@example.com".lower(),
+            "name": f"{first} {last}",
+            "birthday": date(rng.randint(1950, 2005), rng.randint(1, 12), rng.randint(1, 28)),
+        }, SHOP)
+    # Loyal regulars visit every few days, casual buyers every month or two; some stop coming.
+    habit = rng.choices(["regular", "casual", "one-off"], weights=[2, 5, 3])[0]
+    return member, joined, habit
 
 
 GAP_DAYS = {"regular": (2, 12), "casual": (20, 70), "one-off": (400, 800)}
 
 
-def simulate_purchases(rng, people, end) -> int:
+def simulate_purchases(rng, people, end, progress: Progress = silent) -> int:
     """A year of visits in time order (so tier histories build up as they would live)."""
     visits = []
     for member, joined, habit in people:
@@ -158,22 +172,29 @@ def simulate_purchases(rng, people, end) -> int:
             moment += timedelta(days=rng.uniform(low, high))
     visits.sort(key=lambda visit: visit[0])
     last_day = None
-    for number, (moment, member, habit) in enumerate(visits, 1):
-        if moment.date() != last_day:  # the nightly run-jobs of a live shop
-            last_day = moment.date()
-            with clock.frozen(datetime.combine(last_day, datetime.min.time(), tzinfo=timezone.utc)):
-                for _ in jobs.run_all():
-                    pass
-        amount = rng.randint(450, 4800) if habit != "regular" else rng.randint(1500, 12000)
-        with clock.frozen(moment):
-            purchase, _ = purchases.record_purchase(
-                member, order_id=f"demo-{number:06d}", amount=amount, currency="usd",
-                occurred_at=moment, source="pos" if rng.random() < 0.6 else "api", actor=SHOP)
-            if rng.random() < 0.04:
-                purchases.refund_purchase(purchase.id, rng.randint(1, amount), SHOP)
-        if number % 500 == 0:
-            db.session.flush()
+    with progress("Recording a year of purchases", len(visits)) as advance:
+        for number, (moment, member, habit) in enumerate(visits, 1):
+            if moment.date() != last_day:  # the nightly run-jobs of a live shop
+                last_day = moment.date()
+                with clock.frozen(datetime.combine(last_day, datetime.min.time(), tzinfo=timezone.utc)):
+                    for _ in jobs.run_all():
+                        pass
+            _record_visit(rng, number, moment, member, habit)
+            if number % 500 == 0:
+                db.session.flush()
+            advance(1)
     return len(visits)
+
+
+def _record_visit(rng, number, moment, member, habit) -> None:
+    """A purchase at `moment`, now and then partly refunded."""
+    amount = rng.randint(450, 4800) if habit != "regular" else rng.randint(1500, 12000)
+    with clock.frozen(moment):
+        purchase, _ = purchases.record_purchase(
+            member, order_id=f"demo-{number:06d}", amount=amount, currency="usd",
+            occurred_at=moment, source="pos" if rng.random() < 0.6 else "api", actor=SHOP)
+        if rng.random() < 0.04:
+            purchases.refund_purchase(purchase.id, rng.randint(1, amount), SHOP)
 
 
 def demo_keys() -> list[str]:

@@ -1,11 +1,17 @@
 """Bearer credentials and roles on every endpoint (API.md, Roles)."""
-from functools import wraps
+import logging
+import time
+from functools import partial, wraps
 
-from flask import g, request
+from flask import after_this_request, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from loyalty import auth
 from loyalty.actors import Actor
 from loyalty.errors import Forbidden, Unauthenticated
+from loyalty.extensions import db
+
+log = logging.getLogger(__name__)
 
 STAFF = ("manager", "cashier")
 STOREFRONT = ("storefront",)
@@ -32,6 +38,8 @@ def requires(*roles: str):
         @wraps(view)
         def wrapper(*args, **kwargs):
             actor = auth.authenticate(_bearer())
+            if actor.type == "api_key":
+                _record_key_use(actor.id)
             if actor.role not in allowed:
                 raise Forbidden()
             g.actor = actor
@@ -41,6 +49,32 @@ def requires(*roles: str):
         return wrapper
 
     return decorator
+
+
+# API key id -> when this process last recorded its use (time.monotonic()).
+_key_uses_recorded: dict[str, float] = {}
+
+
+def _record_key_use(key_id: str) -> None:
+    """Record the key's use after the response is ready, at most once per KEY_USE_PRECISION here."""
+    now = time.monotonic()
+    if now - _key_uses_recorded.get(key_id, float("-inf")) < auth.KEY_USE_PRECISION.total_seconds():
+        return
+    _key_uses_recorded[key_id] = now
+    after_this_request(partial(_write_key_use, key_id))
+
+
+def _write_key_use(key_id: str, response):
+    """In a transaction of its own, once the request's work is committed (or failed)."""
+    try:
+        db.session.rollback()
+        auth.note_api_key_use(key_id)
+        db.session.commit()
+    except SQLAlchemyError:  # a busy database: the next use records it; the answer stands
+        db.session.rollback()
+        _key_uses_recorded.pop(key_id, None)
+        log.warning("could not record the use of API key %s", key_id, exc_info=True)
+    return response
 
 
 def require_own_member(member_id: str) -> None:

@@ -1,24 +1,14 @@
 """`flask --app wsgi loyalty ...`: the commands API.md names. Each parses, calls, commits, echoes."""
 import sys
+import time
 
 import click
 from flask.cli import AppGroup
 
-from loyalty import auth, jobs, ledger
-from loyalty.extensions import db
+from loyalty import jobs, ledger
+from loyalty.cli.progress import on_terminal
 
 loyalty_cli = AppGroup("loyalty", help="Loyalty program commands.")
-
-
-@loyalty_cli.command("create-api-key")
-@click.option("--name", required=True, help="Who uses the key, e.g. 'web shop'.")
-@click.option("--role", required=True, type=click.Choice(["admin", "storefront"]))
-def create_api_key(name, role):
-    """Create an API key; the key is printed once, alone on the last line."""
-    key, plain = auth.create_api_key(name, role)
-    db.session.commit()
-    click.echo(f"Created {role} key {key.id} ({name}). Store it now; it is not shown again:")
-    click.echo(plain)
 
 
 @loyalty_cli.command("verify-ledger")
@@ -42,9 +32,14 @@ def verify_ledger():
 
 @loyalty_cli.command("run-jobs")
 def run_jobs():
-    """Do all timed work (safe to run from cron every minute)."""
-    for name, done in jobs.run_all():
-        click.echo(f"{name}: {done}")
+    """Do all timed work (safe to run from cron every minute); prints one line of what was done."""
+    started = time.monotonic()
+    done = []
+    with on_terminal("Running timed jobs", len(jobs.JOBS)) as advance:
+        for name, summary in jobs.run_all():
+            done.append(f"{name}: {summary}")
+            advance(1)
+    click.echo(f"Ran {len(done)} jobs in {time.monotonic() - started:.1f} s: {'; '.join(done)}.")
 
 
 @loyalty_cli.command("demo")
@@ -53,11 +48,9 @@ def run_jobs():
 def demo(members, seed):
     """Load a believable demo program: settings, members and a year of purchases."""
     from loyalty import demo as demo_data
-
-    summary = demo_data.load(members=members, seed=seed)
-    for line in summary:
+    for line in demo_data.load(members=members, seed=seed, progress=on_terminal):
         click.echo(line)
 
 
 # Commands kept in their own modules register themselves on loyalty_cli when imported.
-from loyalty.cli import imports, reports, stripe  # noqa: E402,F401
+from loyalty.cli import credentials, imports, reports, stripe  # noqa: E402,F401

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 
 from loyalty.cli import loyalty_cli
+from loyalty.cli.progress import on_terminal
 from loyalty.extensions import db
 from loyalty.payments import events, sync
 from loyalty.payments.stripe import StripeApiError
@@ -17,13 +18,17 @@ from loyalty.payments.stripe import StripeApiError
 @click.option("--status", required=True, type=click.Choice(["failed", "parked"]),
               help="Which events to apply again.")
 def stripe_replay(status):
-    """Apply again every Stripe event that failed or is parked, oldest first, one transaction each."""
+    """Apply again every Stripe event that failed or is parked, oldest first, one transaction each.
+
+    Prints each event that is still not applied (with its error), then one line of totals."""
+    event_ids = sync.parked_or_failed(status)
     outcomes = Counter()
-    for event_id in sync.parked_or_failed(status):
-        row = events.replay(event_id)
-        outcomes[row.status] += 1
-        db.session.commit()  # each event on its own: one that fails again does not undo the others
-        click.echo(f"{event_id} {row.type}: {row.status}")
+    with on_terminal(f"Replaying {status} events", len(event_ids)) as advance:
+        for event_id in event_ids:
+            row = events.replay(event_id)
+            db.session.commit()  # each event on its own: one that fails again does not undo the others
+            _tally(outcomes, row)
+            advance(1)
     click.echo(f"Replayed {sum(outcomes.values())} {status} event(s): {_summary(outcomes)}.")
 
 
@@ -31,7 +36,9 @@ def stripe_replay(status):
 @click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Fetch events Stripe created on or after this date (UTC), YYYY-MM-DD.")
 def stripe_sync(since):
-    """Apply the Stripe events this server missed (listed through Stripe's API with STRIPE_API_KEY)."""
+    """Apply the Stripe events this server missed (listed through Stripe's API with STRIPE_API_KEY).
+
+    Prints each event that could not be applied (with its error), then one line of totals."""
     config = current_app.config
     if not config.get("STRIPE_API_KEY"):
         click.echo("Set STRIPE_API_KEY to list events through Stripe's API.", err=True)
@@ -44,12 +51,24 @@ def stripe_sync(since):
     except StripeApiError as error:
         click.echo(f"Stripe refused to list events: {error}", err=True)
         sys.exit(1)
-    for event in missed:
-        row, _ = events.receive(event, json.dumps(event))
-        outcomes[row.status] += 1
-        db.session.commit()
-        click.echo(f"{row.id} {row.type}: {row.status}")
+    with on_terminal("Applying missed events", len(missed)) as advance:
+        for event in missed:
+            row, _ = events.receive(event, json.dumps(event))
+            db.session.commit()
+            _tally(outcomes, row)
+            advance(1)
     click.echo(f"Applied {sum(outcomes.values())} missed event(s): {_summary(outcomes)}.")
+
+
+# Outcomes an operator has to act on: each such event gets a line of its own.
+NEEDS_ATTENTION = ("failed", "parked")
+
+
+def _tally(outcomes: Counter, row) -> None:
+    outcomes[row.status] += 1
+    if row.status in NEEDS_ATTENTION:
+        reason = f" ({row.error})" if row.error else ""
+        click.echo(f"{row.id} {row.type}: {row.status}{reason}")
 
 
 def _summary(outcomes: Counter) -> str:

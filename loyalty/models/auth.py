@@ -22,6 +22,8 @@ class ApiKey(db.Model):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # To within auth.KEY_USE_PRECISION: each worker records a key's use at most that often.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Staff(db.Model):
