@@ -34,6 +34,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     MAX_CONTENT_LENGTH = 1024 * 1024
     JSON_SORT_KEYS = False
+    # No automatic OPTIONS answers (an empty text/html 200): there is no cross-origin use to serve,
+    # so OPTIONS is a JSON 405 with the Allow header, like any other method a path does not take.
+    PROVIDE_AUTOMATIC_OPTIONS = False
     # Staff tokens live at most 12 hours (API.md, Staff); customer tokens are shorter-lived.
     STAFF_TOKEN_HOURS = 12
     # Requests per client address to the staff login, on top of the per-email lock.
@@ -50,3 +53,15 @@ class Config:
     # swagger-ui-dist npm package), so /docs works without internet and loads nothing from elsewhere.
     OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
     OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}  # no badge fetched from validator.swagger.io
+
+
+class Server:
+    """gunicorn's settings (gunicorn.conf.py), from the environment like everything else."""
+
+    BIND = os.environ.get("BIND", "127.0.0.1:8000")
+    # gunicorn's own rule of thumb: two workers per CPU core, plus one.
+    WORKERS = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+    # A request still running after this many seconds has its worker restarted.
+    TIMEOUT = int(os.environ.get("REQUEST_TIMEOUT", "30"))
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated; "*" = any).
+    FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
