@@ -4,6 +4,7 @@ from flask_smorest import Api
 
 from loyalty.api import (campaigns, health, me, member_story, members, payment_events, program, purchases,
                          redemptions, reports, rewards, service, staff, tiers, webhooks)
+from loyalty.api.descriptions import describe_by_name
 from loyalty.api.errors import ErrorSchema
 from loyalty.extensions import read_without_transaction, reading_only
 
@@ -25,6 +26,7 @@ def init_api(app) -> LoyaltyApi:
     """Attach the API and its OpenAPI document to the app."""
     app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearer": []}]})
     api = LoyaltyApi(app)
+    api.ma_plugin.converter.add_attribute_function(describe_by_name)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer",
                    "description": "An API key, a staff token or a customer token"})

@@ -28,7 +28,8 @@ class CampaignSchema(CampaignPatchSchema):
     id = ma.fields.String(dump_only=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     multiplier = DecimalString(required=True, validate=ma.validate.Range(1, 100, min_inclusive=False))
-    tiers = ma.fields.List(ma.fields.String(), attribute="tier_keys", load_default=list)
+    tiers = ma.fields.List(ma.fields.String(), attribute="tier_keys", load_default=list,
+                           metadata={"description": "Tier keys; empty = every tier"})
     starts_at = Timestamp(required=True)
     ends_at = Timestamp(required=True)
     holdout_percent = StrictInteger(load_default=0, validate=ma.validate.Range(0, 50))

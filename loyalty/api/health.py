@@ -4,6 +4,7 @@ from flask.views import MethodView
 from sqlalchemy import text
 
 from loyalty.api.common import Blueprint, documents_errors
+from loyalty.api.security import no_credential
 from loyalty.errors import ServiceUnavailable
 from loyalty.extensions import db
 
@@ -19,8 +20,9 @@ class Health(MethodView):
     @documents_errors(blp, ServiceUnavailable)
     @blp.doc(security=[])
     @blp.response(200, HealthSchema)
+    @no_credential("for load balancers and monitoring")
     def get(self):
-        """200 when the database answers, 503 when it does not. No credential needed."""
+        """200 when the database answers, 503 when it does not."""
         try:
             db.session.execute(text("SELECT 1"))
         except Exception as error:

@@ -50,7 +50,8 @@ class MemberInSchema(MemberFieldsSchema):
 
 
 class MemberPatchSchema(MemberFieldsSchema):
-    status = ma.fields.String(validate=ma.validate.OneOf(["active", "suspended"]))
+    status = ma.fields.String(validate=ma.validate.OneOf(["active", "suspended"]), metadata={
+        "description": "`suspended`: the member earns and redeems nothing until made `active` again"})
 
 
 class MemberSchema(MemberInSchema):
@@ -85,8 +86,10 @@ class EntrySchema(ma.Schema):
 
 
 class AdjustmentInSchema(ma.Schema):
-    points = StrictInteger(required=True, validate=ma.validate.Range(-10**12, 10**12))
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    points = StrictInteger(required=True, validate=ma.validate.Range(-10**12, 10**12), metadata={
+        "description": "Points to add (positive) or take away (negative); not 0. A balance may go negative"})
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500),
+                              metadata={"description": "Why, for the ledger entry's note (shown in the history)"})
     location = ma.fields.String(validate=SHORT)
 
     @ma.validates("points")
@@ -200,7 +203,8 @@ class MemberTierHistory(MethodView):
 class ManualTierSchema(ma.Schema):
     tier = ma.fields.String(required=True, allow_none=True, metadata={"description": "A tier key, or null"})
     until = Timestamp(required=True, metadata={"description": "When normal tier rules resume"})
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500),
+                              metadata={"description": "Why the tier is set by hand (kept in the tier history)"})
 
 
 @blp.route("/<member_id>/tier")

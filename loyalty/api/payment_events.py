@@ -30,7 +30,8 @@ class PaymentEventSchema(ma.Schema):
 
 
 class PaymentEventQueryArgsSchema(PageArgsSchema):
-    status = ma.fields.String(validate=ma.validate.OneOf(EVENT_STATUSES))
+    status = ma.fields.String(validate=ma.validate.OneOf(EVENT_STATUSES),
+                              metadata={"description": "Only the events in this state"})
 
 
 @blp.route("")

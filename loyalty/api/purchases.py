@@ -17,8 +17,10 @@ MONEY = ma.validate.Range(min=1, max=10**15)
 
 
 class PurchaseInSchema(ma.Schema):
-    member_id = ma.fields.String()
-    external_id = ma.fields.String()
+    member_id = ma.fields.String(metadata={"description": "The buyer's member `id`; give this or `external_id`, "
+                                                          "exactly one"})
+    external_id = ma.fields.String(metadata={"description": "The buyer's id in the shop's system; give this or "
+                                                            "`member_id`, exactly one"})
     order_id = ma.fields.String(required=True, validate=ma.validate.Length(1, 255))
     amount = StrictInteger(required=True, validate=MONEY)
     currency = Currency(required=True)

@@ -20,21 +20,28 @@ KIND_VALUES = {
 }
 
 
+KIND_DOC = {"description": "What the reward gives; decides which `value` fields it takes"}
+VALUE_DOC = {"description": "By `kind`: `discount_amount` {amount, currency}; `discount_percent` {percent}; "
+                            "`free_item` {sku}; `custom` {} (the other fields are refused)"}
+
+
 class RewardValueSchema(ma.Schema):
     """What the reward is worth, by kind: {amount, currency} | {percent} | {sku} | {}."""
 
     amount = StrictInteger(validate=ma.validate.Range(1, 10**12))
     currency = Currency()
-    percent = DecimalString(places=2, validate=ma.validate.Range(0, 100, min_inclusive=False))
-    sku = ma.fields.String(validate=ma.validate.Length(1, 100))
+    percent = DecimalString(places=2, validate=ma.validate.Range(0, 100, min_inclusive=False),
+                            metadata={"description": "For `discount_percent`: the discount, e.g. \"10\" (a decimal string)"})
+    sku = ma.fields.String(validate=ma.validate.Length(1, 100),
+                           metadata={"description": "For `free_item`: the shop's product code of the item"})
 
 
 class RewardPatchSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.Length(1, 200))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
     cost_points = StrictInteger(validate=ma.validate.Range(1, 10**12))
-    kind = ma.fields.String(validate=ma.validate.OneOf(list(KIND_VALUES)))
-    value = ma.fields.Nested(RewardValueSchema)
+    kind = ma.fields.String(validate=ma.validate.OneOf(list(KIND_VALUES)), metadata=KIND_DOC)
+    value = ma.fields.Nested(RewardValueSchema, metadata=VALUE_DOC)
     min_tier = ma.fields.String(allow_none=True, metadata={"description": "A tier key, or null"})
     stock = StrictInteger(allow_none=True, validate=ma.validate.Range(0, 10**12),
                           metadata={"description": "What is left; null = unlimited"})
@@ -63,8 +70,8 @@ class RewardSchema(RewardPatchSchema):
     id = ma.fields.String(dump_only=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     cost_points = StrictInteger(required=True, validate=ma.validate.Range(1, 10**12))
-    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(list(KIND_VALUES)))
-    value = ma.fields.Nested(RewardValueSchema, required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(list(KIND_VALUES)), metadata=KIND_DOC)
+    value = ma.fields.Nested(RewardValueSchema, required=True, metadata=VALUE_DOC)
     min_tier = ma.fields.Function(lambda reward: reward.min_tier.key if reward.min_tier else None,
                                   deserialize=lambda key: key, allow_none=True,
                                   metadata={"type": "string", "description": "A tier key, or null"})

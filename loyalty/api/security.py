@@ -1,4 +1,5 @@
 """Bearer credentials and roles on every endpoint (API.md, Roles)."""
+import inspect
 import logging
 import time
 from functools import partial, wraps
@@ -30,8 +31,35 @@ def _bearer() -> str:
     return credential.strip()
 
 
+# Roles in the order people read them: widest first.
+ROLE_ORDER = ("admin", "storefront", "manager", "cashier", "customer")
+
+
+def roles_text(allowed) -> str:
+    """"admin, manager, cashier": the roles that may, in ROLE_ORDER."""
+    return ", ".join(role for role in ROLE_ORDER if role in allowed)
+
+
+def _documented(view, line: str):
+    """The view's docstring with `line` as the last paragraph, which /openapi.json shows as (the end
+    of) the operation's description, summary unchanged."""
+    docstring = inspect.cleandoc(view.__doc__ or "")
+    return f"{docstring}\n\n{line}" if docstring else line
+
+
+def no_credential(why: str):
+    """Mark a view that takes no bearer credential, and say why in its description."""
+    def decorator(view):
+        view.__doc__ = _documented(view, f"Roles: none; no credential needed ({why}).")
+        return view
+    return decorator
+
+
 def requires(*roles: str):
-    """Let in the listed roles (admin always); 401 without a valid credential, 403 otherwise."""
+    """Let in the listed roles (admin always); 401 without a valid credential, 403 otherwise.
+
+    The roles are named at the end of the operation's description in /openapi.json, from here, so
+    the document says what is enforced."""
     allowed = {"admin", *roles}
 
     def decorator(view):
@@ -46,6 +74,7 @@ def requires(*roles: str):
             return view(*args, **kwargs)
 
         wrapper._roles = sorted(allowed)
+        wrapper.__doc__ = _documented(view, f"Roles: {roles_text(allowed)}.")
         return wrapper
 
     return decorator

@@ -9,7 +9,7 @@ from loyalty import auth, errors, staff
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import StrictBoolean, Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
-from loyalty.api.security import STAFF, current_actor, requires
+from loyalty.api.security import STAFF, current_actor, no_credential, requires
 from loyalty.api.transaction import commits
 from loyalty.extensions import db, limiter
 from loyalty.models import Staff
@@ -85,6 +85,7 @@ class StaffSessions(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(201, TokenSchema)
     @blp.doc(security=[])
+    @no_credential("this is how a staff member gets one")
     def post(self, data):
         """Log in with email and password: a staff token valid for at most 12 hours."""
         lifetime = timedelta(hours=current_app.config["STAFF_TOKEN_HOURS"])

@@ -14,7 +14,7 @@ KEY = ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$", error="Lowercase letters
 
 
 class TierPatchSchema(ma.Schema):
-    key = ma.fields.String(validate=KEY)
+    key = ma.fields.String(validate=KEY, metadata={"description": "The tier's name in the API and reports, e.g. `gold`; unique"})
     name = ma.fields.String(validate=ma.validate.Length(1, 200))
     min_qualifying_points = StrictInteger(validate=ma.validate.Range(0, 10**12))
     multiplier = DecimalString(validate=ma.validate.Range(1, 100), metadata={"example": "1.5"})
@@ -24,7 +24,7 @@ class TierPatchSchema(ma.Schema):
 
 class TierSchema(TierPatchSchema):
     id = ma.fields.String(dump_only=True)
-    key = ma.fields.String(required=True, validate=KEY)
+    key = ma.fields.String(required=True, validate=KEY, metadata={"description": "The tier's name in the API and reports, e.g. `gold`; unique"})
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     min_qualifying_points = StrictInteger(required=True, validate=ma.validate.Range(0, 10**12))
 

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from loyalty import errors
 from loyalty.actors import SYSTEM
 from loyalty.api.common import Blueprint, documents_errors
+from loyalty.api.security import no_credential
 from loyalty.api.transaction import commits
 from loyalty.payments import events
 from loyalty.payments.stripe import verified_event
@@ -42,6 +43,8 @@ class StripeWebhook(MethodView):
     @documents_errors(blp, errors.InvalidSignature, errors.ValidationFailed, errors.ServiceUnavailable)
     @blp.doc(security=[])
     @blp.response(200, WebhookAnswerSchema)
+    @no_credential("Stripe signs each request instead: the Stripe-Signature header, checked with "
+                   "STRIPE_WEBHOOK_SECRET")
     def post(self, event):
         """Receive a Stripe event: 200 once it is recorded and applied (or was before)."""
         row, first_delivery = events.receive(event, request.get_data(as_text=True))
