@@ -1,5 +1,6 @@
 """Small helpers shared by test modules (fixtures live in conftest.py, model rows in factories.py)."""
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -55,3 +56,13 @@ def assert_error(response, status, code):
     text = response.get_data(as_text=True)
     assert "Traceback" not in text and "<html" not in text.lower()
     return error
+
+
+def allowed_roles(app, path, method):
+    """The roles `requires` lets into an operation (None when the view does not say)."""
+    for rule in app.url_map.iter_rules():
+        if re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule) == path:
+            view = app.view_functions[rule.endpoint]
+            handler = getattr(getattr(view, "view_class", None), method, view)
+            return set(getattr(handler, "_roles", None) or ()) or None
+    return None

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL
+from tests.helpers import TEST_DATABASE_URL
 from tests.live import ROOT, VENV_BIN, fresh_database
 
 

@@ -8,13 +8,9 @@ import re
 import pytest
 
 from loyalty.api.security import ROLE_ORDER
+from tests.helpers import allowed_roles
 
 METHODS = ("get", "post", "put", "patch", "delete")
-
-
-@pytest.fixture(scope="module")
-def spec(app):
-    return app.test_client().get("/openapi.json").get_json()
 
 
 def operations(spec):
@@ -58,8 +54,6 @@ def roles_named(description: str) -> set[str] | None:
 
 
 def test_every_operation_names_the_roles_that_may_call_it(app, spec):
-    from tests.test_operations import allowed_roles
-
     problems = []
     for name, operation in operations(spec):
         method, path = name.split(" ", 1)

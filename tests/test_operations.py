@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from loyalty.api.security import EVERYONE
 from loyalty.extensions import db
 from loyalty.models import ApiKey, LedgerEntry
-from tests.helpers import cli
+from tests.helpers import allowed_roles, cli
 
 
 def adjust(client, headers, member_id, points, reason="r"):
@@ -74,16 +74,6 @@ def api_operations(app):
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield path, method.lower()
-
-
-def allowed_roles(app, path, method):
-    """The roles `requires` lets into an operation (None when the view does not say)."""
-    for rule in app.url_map.iter_rules():
-        if re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule) == path:
-            view = app.view_functions[rule.endpoint]
-            handler = getattr(getattr(view, "view_class", None), method, view)
-            return set(getattr(handler, "_roles", None) or ()) or None
-    return None
 
 
 def test_openapi_is_version_3(spec):

@@ -94,9 +94,10 @@ def _record_key_use(key_id: str) -> None:
 
 
 def _write_key_use(key_id: str, response):
-    """In a transaction of its own, once the request's work is committed (or failed)."""
+    """In a transaction of its own, once the request's work is committed (or failed): the commit
+    first ends a read's transaction, so that SQLite takes the write lock afresh."""
     try:
-        db.session.rollback()
+        db.session.commit()
         auth.note_api_key_use(key_id)
         db.session.commit()
     except SQLAlchemyError:  # a busy database: the next use records it; the answer stands
