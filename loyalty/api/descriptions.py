@@ -77,6 +77,14 @@ BY_NAME = {
     "voucher_valid_days": "Days an issued voucher can be used before it expires (its points return).",
     "holdout_percent": "Share of the members in scope (0–50 %) who do not get the multiplier, to "
                        "measure what the campaign changed.",
+    # Service desk
+    "purchase_id": "One of the member's purchases (`pur_...`) it is about; optional.",
+    "comment": "The customer's own words (at most 2,000 characters).",
+    "subject": "A one-line summary of the case (1–200 characters).",
+    "category": "What the case is about: product, service, delivery, billing, points or other.",
+    "assignee_id": "A staff member's `id` (`stf_...`), or null for nobody.",
+    "text": "The text, as people will read it.",
+    "resolution": "How the case was resolved, in words (1–2,000 characters).",
     "use_now": "true at the till: issue the voucher and use it in one step. Default false.",
 }
 

@@ -27,7 +27,8 @@ def history_field(what: str):
 
 
 class FeedbackInSchema(ma.Schema):
-    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(FEEDBACK_KINDS))
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(FEEDBACK_KINDS), metadata={
+        "description": "`csat` (satisfaction, score 1–5) or `nps` (would recommend, score 0–10)"})
     score = StrictInteger(required=True, validate=ma.validate.Range(0, 10),
                           metadata={"description": "1-5 for csat, 0-10 for nps"})
     purchase_id = ma.fields.String(validate=ma.validate.Length(1, 40),
@@ -86,7 +87,8 @@ class CaseSchema(ma.Schema):
 
 
 class CaseQueryArgsSchema(PageArgsSchema):
-    status = ma.fields.String(validate=ma.validate.OneOf(CASE_STATUSES))
+    status = ma.fields.String(validate=ma.validate.OneOf(CASE_STATUSES),
+                              metadata={"description": "Only the cases in this state"})
     member_id = ma.fields.String()
     assignee_id = ma.fields.String()
 
@@ -133,7 +135,7 @@ class NoteInSchema(ma.Schema):
 
 class NotePatchSchema(ma.Schema):
     text = ma.fields.String(validate=ma.validate.Length(1, 2000))
-    pinned = StrictBoolean()
+    pinned = StrictBoolean(metadata={"description": "Pinned notes show on the overview"})
 
 
 class NoteSchema(ma.Schema):

@@ -1,7 +1,7 @@
 """api_keys.last_used_at: when a key was last used, for `loyalty list-api-keys`
 
 Revision ID: b41c9e2f7a10
-Revises: 8f2a61d4c0b7
+Revises: c66884515a85
 Create Date: 2026-12-04 16:30:00
 
 """
@@ -12,7 +12,7 @@ import loyalty.models.types
 
 
 revision = 'b41c9e2f7a10'
-down_revision = '8f2a61d4c0b7'
+down_revision = 'c66884515a85'
 branch_labels = None
 depends_on = None
 
