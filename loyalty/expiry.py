@@ -10,7 +10,7 @@ Points past their date stay spendable until run-jobs expires them.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, or_, select
 
 from loyalty import ledger, members
 from loyalty.actors import SYSTEM
@@ -75,8 +75,12 @@ def _spend_oldest(lots: list[Lot], owed: int) -> int:
     return owed
 
 
-def _fixed_due(member_id: str, now: datetime, days: int) -> int:
-    return sum(lot.left for lot in _lots(member_id) if lot.earned_at + timedelta(days=days) <= now)
+def _fixed_due(lots: list[Lot], now: datetime, days: int) -> int:
+    return sum(lot.left for lot in lots if lot.earned_at + timedelta(days=days) <= now)
+
+
+def _oldest(lots: list[Lot]) -> datetime | None:
+    return min((lot.earned_at for lot in lots), default=None)
 
 
 def _inactive_since(member: Member) -> datetime:
@@ -84,30 +88,36 @@ def _inactive_since(member: Member) -> datetime:
 
 
 def expire_member(member_id: str, program, now: datetime) -> int:
-    """Expire what is due for one member under the program's policy; returns the points expired."""
+    """Expire what is due for one member under the program's policy; returns the points expired.
+
+    Under `fixed` the member's oldest_points_at is then set to the oldest points left (the next
+    moment anything may expire), whatever was due: a visit is never repeated for nothing."""
     member = members.get_member(member_id, lock=True)
     db.session.refresh(member)
-    if member.points_balance <= 0:
-        return 0
     if program.expiry_policy == "inactivity":
+        if member.points_balance <= 0:
+            return 0
         due = member.points_balance if _inactive_since(member) + timedelta(days=program.expiry_days) <= now else 0
-    else:
-        due = min(_fixed_due(member.id, now, program.expiry_days), member.points_balance)
+        return _expire(member, due, program)
+    lots = _lots(member.id)
+    due = _expire(member, min(_fixed_due(lots, now, program.expiry_days), max(member.points_balance, 0)), program)
+    member.oldest_points_at = _oldest(_lots(member.id) if due else lots)
+    return due
+
+
+def _expire(member: Member, due: int, program) -> int:
     if due > 0:
         ledger.post_entry(member.id, "expiry", -due, SYSTEM, note=f"{program.expiry_policy} expiry")
     return due
 
 
 def candidates_query(program, now: datetime):
-    """Members who may have points to expire now."""
-    query = select(Member.id).where(Member.points_balance > 0)
+    """Members who may have points to expire now, read from an index that holds only them."""
     cutoff = now - timedelta(days=program.expiry_days)
-    if program.expiry_policy == "inactivity":
-        return query.where(func.coalesce(Member.last_purchase_at, Member.enrolled_at) <= cutoff)
-    old_credit = select(LedgerEntry.id).where(
-        LedgerEntry.member_id == Member.id, LedgerEntry.points > 0, LedgerEntry.created_at <= cutoff)
-    old_purchase = select(Purchase.id).where(Purchase.member_id == Member.id, Purchase.occurred_at <= cutoff)
-    return query.where(or_(old_credit.exists(), old_purchase.exists()))
+    if program.expiry_policy == "inactivity":  # ix_members_holding_last_purchase, ..._never_bought
+        return select(Member.id).where(Member.points_balance > 0, or_(
+            Member.last_purchase_at <= cutoff, and_(Member.last_purchase_at.is_(None), Member.enrolled_at <= cutoff)))
+    return select(Member.id).where(Member.oldest_points_at <= cutoff)
 
 
 def upcoming(member: Member, program, now: datetime) -> dict | None:

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import bulk, clock, ledger, members, purchases, tiers
+from loyalty import birthdays, bulk, clock, ledger, members, purchases, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import CurrencyNotEnabled, LoyaltyError
 from loyalty.extensions import db
@@ -97,6 +97,7 @@ def _insert_members(fields_list: list[dict]) -> list[dict]:
         **{name: value for name, value in fields.items() if name != "enrolled_at"},
         "id": new_id("mem"), "member_code": new_code(members.MEMBER_CODE_LENGTH), "status": "active",
         "enrolled_at": fields.get("enrolled_at") or now, "updated_at": now,
+        "birthday_bonus_at": birthdays.next_due(fields.get("birthday"), now),
         "points_balance": 0, "points_pending": 0, **enrolment,
     } for fields in fields_list]
     db.session.execute(insert(Member), rows)
@@ -257,12 +258,14 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
                 pending[member_id] += values["pending_points"]
             elif values["points_earned"]:
                 entries.append({"member_id": member_id, "type": "earn", "points": values["points_earned"],
-                                "purchase_id": values["id"], "actor_type": actor.type, "actor_id": actor.id})
+                                "purchase_id": values["id"], "earned_at": values["occurred_at"],
+                                "actor_type": actor.type, "actor_id": actor.id})
         new_purchases += replayed
         history += held.upgrades
         latest = max(values["occurred_at"] for values in replayed)
         changed[member_id] = {
             "points_balance": owner.points_balance, "points_pending": owner.points_pending,
+            "oldest_points_at": owner.oldest_points_at,
             "last_purchase_at": max(latest, owner.last_purchase_at or latest),
             "tier_id": held.tier_id, "tier_reached_at": held.tier_reached_at,
         }

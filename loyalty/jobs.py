@@ -70,7 +70,7 @@ def pay_birthday_bonuses(now):
     bonus = get_program().birthday_bonus
     if not bonus:
         return "no birthday bonus set"
-    paid = _drain(birthdays.due_query(now), Member.id, lambda member_id: birthdays.pay(member_id, bonus, now))
+    paid = _drain(birthdays.due_query(now), Member.id, lambda member_id: birthdays.pay_if_due(member_id, bonus, now))
     return f"{paid} birthday bonuses paid"
 
 

@@ -10,7 +10,7 @@ reach the ledger when they vest. Nothing here commits: the caller's edge does.
 """
 import functools
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,6 +20,7 @@ from loyalty.direct_sql import DirectQuery, as_loaded
 from loyalty.errors import InsufficientPoints
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
+from loyalty.models.types import UTCDateTime
 
 LOCK_MEMBER = (
     select(Member).where(Member.id == bindparam("member_id")).with_for_update()
@@ -48,17 +49,20 @@ def lock_member(member_id: str) -> Member | None:
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
                require_funds: bool = False, purchase_id=None, redemption_id=None,
-               note=None, location=None, dedupe_key=None, created_at=None,
+               note=None, location=None, dedupe_key=None, created_at=None, earned_at=None,
                member_changes: dict | None = None) -> Row:
     """Append one entry and move the cached balance with it; returns the entry. Never commits.
 
-    `member_changes` are other member columns to set in the same UPDATE (one round trip less).
+    `earned_at` is when credited points count as earned for fixed expiry (a purchase's
+    occurred_at; default: now). `member_changes` are other member columns to set in the same
+    UPDATE (one round trip less).
     """
     if points == 0:
         raise ValueError("a ledger entry moves at least one point")
     db.session.flush()  # what the entry refers to (a redemption, say) goes in first
     member_changes = member_changes or {}
     balance = {"member_id": member_id, "points": points, "updated_at": clock.now(),
+               "earned_at": (earned_at or created_at or clock.now()) if points > 0 else None,
                **{f"set_{name}": value for name, value in member_changes.items()}}
     entry = {
         "member_id": member_id, "type": entry_type, "points": points, "actor_type": actor.type,
@@ -79,7 +83,15 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
         for name, value in {"points_balance": row.balance_after, "updated_at": balance["updated_at"],
                             **member_changes}.items():
             set_committed_value(member, name, value)
+        if points > 0:
+            db.session.expire(member, ["oldest_points_at"])
     return row
+
+
+def _earlier(column, moment):
+    """`moment` if it is earlier than the column's value (or the column is null), else the value;
+    a null `moment` leaves the value as it is."""
+    return case((or_(column.is_(None), column > moment), moment), else_=column)
 
 
 ENTRY_COLUMNS = ("member_id", "type", "points", "actor_type", "actor_id", "purchase_id", "redemption_id",
@@ -94,6 +106,8 @@ def _balance_moved(require_funds: bool, member_columns: tuple[str, ...]):
     moved = (
         update(members).where(members.c.id == bindparam("member_id"))
         .values(points_balance=members.c.points_balance + bindparam("points"),
+                # A credit's points may be the oldest unspent (fixed expiry's next due moment).
+                oldest_points_at=_earlier(members.c.oldest_points_at, bindparam("earned_at", type_=UTCDateTime())),
                 updated_at=bindparam("updated_at"),  # given, not left to the column's onupdate
                 **{name: bindparam(f"set_{name}") for name in member_columns})
         .returning(members.c.points_balance)
@@ -129,22 +143,27 @@ def post_batch(entries: list[dict], members: dict[str, dict], pending_moved: dic
     """Append many entries and move many members' points at once (an import). Never commits.
 
     `members` maps each member id to its row as read under its lock (`points_balance`,
-    `points_pending`) plus the other columns to write with it (the same keys for every member).
-    The entries (member_id, type, points and the optional columns of post_entry), in order, chain
-    their balance_after from that balance; the balances and pending points then move in one
-    executemany, as the members' rows are locked.
+    `points_pending`, `oldest_points_at`) plus the other columns to write with it (the same keys
+    for every member). The entries (member_id, type, points, the optional columns of post_entry
+    and `earned_at` as post_entry's), in order, chain their balance_after from that balance; the
+    balances and pending points then move in one executemany, as the members' rows are locked.
     """
     now = clock.now()
     balances = {member_id: row["points_balance"] for member_id, row in members.items()}
+    oldest = {member_id: row["oldest_points_at"] for member_id, row in members.items()}
     rows = []
     for entry in entries:
         if entry["points"] == 0:
             raise ValueError("a ledger entry moves at least one point")
-        balances[entry["member_id"]] += entry["points"]
+        member_id, earned_at = entry["member_id"], entry.pop("earned_at", now)
+        balances[member_id] += entry["points"]
+        if entry["points"] > 0 and (oldest[member_id] is None or earned_at < oldest[member_id]):
+            oldest[member_id] = earned_at
         rows.append({**dict.fromkeys(ENTRY_COLUMNS), "created_at": now, **entry,
-                     "balance_after": balances[entry["member_id"]]})
+                     "balance_after": balances[member_id]})
     bulk.append_rows(LedgerEntry.__table__, rows)
     changed = [{**row, "id": member_id, "points_balance": balances[member_id], "updated_at": now,
+                "oldest_points_at": oldest[member_id],
                 "points_pending": row["points_pending"] + pending_moved.get(member_id, 0)}
                for member_id, row in members.items()]
     if changed:  # the ORM's UPDATE by primary key: one executemany

@@ -2,7 +2,7 @@
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import clock, ledger, tier_settings, tiers
+from loyalty import birthdays, clock, ledger, tier_settings, tiers
 from loyalty.actors import Actor
 from loyalty.direct_sql import DirectQuery
 from loyalty.errors import MemberExists, NotFound, ValidationFailed
@@ -41,7 +41,8 @@ def enroll(fields: dict, actor: Actor) -> Member:
 
 def _insert_with_unique_code(fields: dict) -> Member:
     for _ in range(5):
-        member = Member(member_code=new_code(MEMBER_CODE_LENGTH), enrolled_at=clock.now(), **fields)
+        member = Member(member_code=new_code(MEMBER_CODE_LENGTH), enrolled_at=clock.now(),
+                        birthday_bonus_at=birthdays.next_due(fields.get("birthday"), clock.now()), **fields)
         try:
             with db.session.begin_nested():
                 db.session.add(member)
@@ -118,6 +119,8 @@ def update_member(member_id: str, changes: dict) -> Member:
         raise NotFound(f"No member {member_id}.")  # closed members are anonymised for good
     for field, value in normalise(changes).items():
         setattr(member, field, value)
+    if "birthday" in changes:
+        member.birthday_bonus_at = birthdays.next_due(member.birthday, clock.now())
     db.session.flush()
     if {"email", "stripe_customer_id"} & changes.keys():
         parking.member_changed(member)
@@ -133,6 +136,7 @@ def close_member(member_id: str) -> Member:
     for field in PERSONAL_FIELDS:
         setattr(member, field, None)
     member.attributes = {}
+    member.birthday_bonus_at = None
     if member.status != "closed":
         member.status = "closed"
         member.closed_at = clock.now()

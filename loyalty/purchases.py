@@ -83,7 +83,7 @@ def _credit(member: Member, purchase: Purchase, actor: Actor) -> None:
         ledger.move_pending(member.id, purchase.pending_points)
     elif purchase.points_earned:
         ledger.post_entry(member.id, "earn", purchase.points_earned, actor, purchase_id=purchase.id,
-                          member_changes=latest)
+                          earned_at=purchase.occurred_at, member_changes=latest)
         return
     for field, value in latest.items():
         setattr(member, field, value)
@@ -108,7 +108,7 @@ def vest(purchase_id: str, now: datetime) -> int:
         return 0
     ledger.move_pending(purchase.member_id, -points)
     ledger.post_entry(purchase.member_id, "earn", points, SYSTEM, purchase_id=purchase.id,
-                      note="Pending points vested")
+                      earned_at=purchase.occurred_at, note="Pending points vested")
     return points
 
 
@@ -162,7 +162,7 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
     delta = _settle_pending(purchase, delta)
     if delta:
         ledger.post_entry(purchase.member_id, "reversal", delta, actor, purchase_id=purchase.id,
-                          note=f"{reason}: net amount now {net}")
+                          earned_at=purchase.occurred_at, note=f"{reason}: net amount now {net}")
     db.session.flush()
     tiers.after_refund(member, purchase)
 

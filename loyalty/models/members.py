@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty.extensions import db
@@ -49,9 +49,26 @@ class Member(db.Model):
     # run-jobs evaluates members whose moment has come. Null: nothing could lower the tier.
     tier_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The program's tier_config_version this member was last evaluated under.
-    tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
+    tier_config_version: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # "Next due" moments of timed work, so run-jobs reads only the members whose moment has come
+    # (its cost grows with what is due, not with the members). Each may be early, never late: the
+    # job that finds nothing due yet sets it again.
+    # When the member's oldest unspent points were earned (fixed expiry: due `expiry_days` later).
+    # Moved earlier by every credit (loyalty.ledger), set exactly by the expiry job.
+    oldest_points_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The start of the birthday month in which the next birthday bonus falls due.
+    birthday_bonus_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     tier = relationship("Tier", lazy="joined")
+
+
+# Inactivity expiry: members holding points, by when they last bought (or, never having bought,
+# enrolled).
+HOLDING = text("points_balance > 0")
+NEVER_BOUGHT = text("points_balance > 0 AND last_purchase_at IS NULL")
+Index("ix_members_holding_last_purchase", Member.last_purchase_at, postgresql_where=HOLDING, sqlite_where=HOLDING)
+Index("ix_members_holding_never_bought", Member.enrolled_at, postgresql_where=NEVER_BOUGHT,
+      sqlite_where=NEVER_BOUGHT)
 
 
 class Purchase(db.Model):
@@ -68,6 +85,9 @@ class Purchase(db.Model):
         # purchase (bench/README.md).
         Index("ix_purchases_member_window", "member_id", "occurred_at", "qualifying_points"),
         Index("ix_purchases_occurred_at", "occurred_at"),
+        # Purchases whose points are still pending, by when they vest (run-jobs).
+        Index("ix_purchases_pending_vests_at", "vests_at", postgresql_where=text("pending_points > 0"),
+              sqlite_where=text("pending_points > 0")),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=partial(new_id, "pur"))

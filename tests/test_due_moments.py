@@ -1,0 +1,143 @@
+"""Timed work reads "next due" moments (issue 21): every writer keeps them early, never late, so
+run-jobs finds everything due while reading only the members whose moment has come."""
+import random
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from loyalty import birthdays, clock, expiry, jobs
+from loyalty.extensions import db
+from loyalty.models import Member
+from loyalty.program import get_program
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+DAYS = 180
+
+
+def stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def run_jobs(moment):
+    with clock.frozen(moment):
+        return dict(jobs.run_all())
+
+
+def oldest_lot(member_id: str):
+    return min((lot.earned_at for lot in expiry._lots(member_id)), default=None)
+
+
+def stored_oldest(member_id: str):
+    return db.session.get(Member, member_id, populate_existing=True).oldest_points_at
+
+
+@pytest.fixture
+def shop(client, admin, program, app):
+    """Fixed expiry after 180 days, points pending for 10 days, a 50-point reward; api(method, path, json)."""
+    def api(method, path, body=None, expect=(200, 201)):
+        with clock.frozen(NOW):
+            response = client.open(path, method=method, json=body, headers=admin)
+        assert response.status_code in expect, (path, response.get_json())
+        return response.get_json()
+
+    api("PATCH", "/v1/program", {"expiry_policy": "fixed", "expiry_days": DAYS, "pending_days": 10})
+    reward = api("POST", "/v1/rewards", {"name": "Mug", "cost_points": 50, "kind": "custom", "value": {}})
+    api.reward = reward["id"]
+    return api
+
+
+def test_every_writer_keeps_the_oldest_points_moment_no_later_than_the_oldest_points(shop, app, tmp_path):
+    rng = random.Random(21)
+    member_ids = [shop("POST", "/v1/members", {"external_id": f"m-{n}"})["id"] for n in range(6)]
+    orders = []
+
+    def check():
+        for member_id in member_ids:
+            stored, true = stored_oldest(member_id), oldest_lot(member_id)
+            assert true is None or (stored is not None and stored <= true), (member_id, stored, true)
+
+    for step in range(60):
+        member_id = rng.choice(member_ids)
+        action = rng.choice(["buy", "buy", "buy", "refund", "adjust", "redeem"])
+        if action == "buy":
+            moment = NOW - timedelta(days=rng.uniform(0, 400))
+            orders.append(shop("POST", "/v1/purchases", {
+                "member_id": member_id, "order_id": f"o-{step}", "amount": rng.randrange(100, 20000),
+                "currency": "usd", "occurred_at": stamp(moment)}))
+        elif action == "refund" and orders:
+            order = rng.choice(orders)
+            left = order["amount"] - order["refunded_amount"]
+            if left > 1:
+                order.update(shop("POST", f"/v1/purchases/{order['id']}/refunds", {"amount": left // 2}))
+        elif action == "adjust":
+            shop("POST", f"/v1/members/{member_id}/adjustments",
+                 {"points": rng.choice([-30, 40]), "reason": "test"}, expect=(201, 409))
+        else:
+            shop("POST", f"/v1/members/{member_id}/redemptions", {"reward_id": shop.reward}, expect=(201, 409))
+        check()
+
+    # An import, then pending points vesting, then expiry: each a writer too.
+    rows = "external_id,order_id,amount,currency,occurred_at\n" + "".join(
+        f"m-{n},imp-{n},5000,usd,{stamp(NOW - timedelta(days=300 + n))}\n" for n in range(6))
+    with clock.frozen(NOW):
+        result = app.test_cli_runner().invoke(args=["loyalty", "import", "purchases", "-"], input=rows)
+    assert result.exit_code == 0, result.output
+    check()
+    run_jobs(NOW + timedelta(days=11))  # everything vested
+    check()
+
+    for later in (NOW + timedelta(days=30), NOW + timedelta(days=120), NOW + timedelta(days=200)):
+        run_jobs(later)
+        for member_id in member_ids:  # nothing due was missed, and each moment is now exact
+            assert expiry._fixed_due(expiry._lots(member_id), later, DAYS) == 0
+            assert stored_oldest(member_id) == oldest_lot(member_id)
+        check()
+
+
+def test_fixed_expiry_reads_only_members_whose_oldest_points_are_due(shop):
+    old = shop("POST", "/v1/members", {"external_id": "old"})["id"]
+    recent = shop("POST", "/v1/members", {"external_id": "recent"})["id"]
+    for member_id, days_ago in ((old, 200), (recent, 20)):
+        shop("POST", "/v1/purchases", {"member_id": member_id, "order_id": f"o-{member_id}", "amount": 10000,
+                                       "currency": "usd", "occurred_at": stamp(NOW - timedelta(days=days_ago))})
+    due = db.session.execute(expiry.candidates_query(get_program(), NOW)).scalars().all()
+    assert due == [old]
+    run_jobs(NOW)
+    assert db.session.execute(expiry.candidates_query(get_program(), NOW)).scalars().all() == []
+    assert stored_oldest(old) is None  # nothing left to expire
+    assert stored_oldest(recent) == NOW - timedelta(days=20)
+
+
+def test_birthday_moments_follow_enrolment_changes_closing_import_and_payment(shop, app):
+    assert birthdays.next_due(date(1990, 6, 30), NOW) == datetime(2026, 6, 1, tzinfo=timezone.utc)
+    assert birthdays.next_due(date(1990, 6, 30), NOW, visited=True) == datetime(2027, 6, 1, tzinfo=timezone.utc)
+    assert birthdays.next_due(date(1990, 5, 1), NOW) == datetime(2027, 5, 1, tzinfo=timezone.utc)
+    assert birthdays.next_due(date(1990, 12, 1), NOW) == datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+    shop("PATCH", "/v1/program", {"birthday_bonus": 20})
+    june = shop("POST", "/v1/members", {"external_id": "june", "birthday": "1990-06-20"})["id"]
+    later = shop("POST", "/v1/members", {"external_id": "later", "birthday": "1990-09-02"})["id"]
+    moved = shop("POST", "/v1/members", {"external_id": "moved", "birthday": "1990-09-02"})["id"]
+    closed = shop("POST", "/v1/members", {"external_id": "closed", "birthday": "1990-06-01"})["id"]
+    shop("PATCH", f"/v1/members/{moved}", {"birthday": "1990-06-05"})
+    shop("DELETE", f"/v1/members/{closed}")
+    with clock.frozen(NOW):
+        result = app.test_cli_runner().invoke(args=["loyalty", "import", "members", "-"],
+                                              input="external_id,birthday\nimported,1980-06-11\n")
+    assert result.exit_code == 0, result.output
+    imported = db.session.execute(select(Member.id).where(Member.external_id == "imported")).scalar_one()
+
+    def moment(member_id):
+        return db.session.get(Member, member_id, populate_existing=True).birthday_bonus_at
+
+    june_start, september = datetime(2026, 6, 1, tzinfo=timezone.utc), datetime(2026, 9, 1, tzinfo=timezone.utc)
+    assert [moment(m) for m in (june, later, moved, closed, imported)] == [
+        june_start, september, june_start, None, june_start]
+    assert sorted(db.session.execute(birthdays.due_query(NOW)).scalars()) == sorted([june, moved, imported])
+
+    assert run_jobs(NOW)["birthday bonuses"] == "3 birthday bonuses paid"
+    assert db.session.execute(birthdays.due_query(NOW + timedelta(days=10))).scalars().all() == []
+    assert moment(june) == datetime(2027, 6, 1, tzinfo=timezone.utc)
+    assert run_jobs(NOW + timedelta(days=10))["birthday bonuses"] == "0 birthday bonuses paid"
+    assert run_jobs(datetime(2026, 9, 3, tzinfo=timezone.utc))["birthday bonuses"] == "1 birthday bonuses paid"
