@@ -21,6 +21,8 @@ class Config:
         os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'loyalty.sqlite3'}"
     )
     REPORTS_DATABASE_URL = database_url(os.environ.get("REPORTS_DATABASE_URL"))
+    # "off" behind PgBouncer in transaction pooling mode: psycopg then prepares no statements.
+    DATABASE_PREPARED_STATEMENTS = os.environ.get("DATABASE_PREPARED_STATEMENTS", "on").lower() != "off"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     # With LOYALTY_ENV=production the app refuses to boot on the development SECRET_KEY.
     PRODUCTION = os.environ.get("LOYALTY_ENV") == "production"

@@ -38,7 +38,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.update(test_config)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          engine_options(uri, app.config.get("DATABASE_PREPARED_STATEMENTS", True)))
     if app.config["PRODUCTION"] and app.config["SECRET_KEY"] == "dev-only-not-secret":
         raise RuntimeError("Set SECRET_KEY: LOYALTY_ENV=production refuses the development key.")
     if uri.startswith("sqlite:///"):

@@ -45,17 +45,25 @@ migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address)
 
 
-def engine_options(database_uri):
-    """Pool settings per database: SQLite waits for its single writer, PostgreSQL fails fast."""
+def engine_options(database_uri, prepared_statements: bool = True):
+    """Pool settings per database: SQLite waits for its single writer, PostgreSQL fails fast.
+
+    Without `prepared_statements` psycopg prepares nothing on the server: behind PgBouncer in
+    transaction pooling mode (before 1.21) a statement prepared on one server connection is
+    unknown to the next transaction's (README, Running on several servers).
+    """
     if database_uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     # No pre-ping: it costs a round trip per request. A connection lost to a database restart
     # fails its request with a JSON 503, and SQLAlchemy then replaces the whole pool.
+    connect_args = {"connect_timeout": 3}
+    if not prepared_statements:
+        connect_args["prepare_threshold"] = None
     return {
         "pool_size": 5,
         "max_overflow": 5,
         "pool_timeout": 5,
-        "connect_args": {"connect_timeout": 3},
+        "connect_args": connect_args,
     }
 
 

@@ -6,22 +6,14 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from loyalty import birthdays, clock, expiry, jobs
+from loyalty import birthdays, clock, expiry
 from loyalty.extensions import db
 from loyalty.models import Member
 from loyalty.program import get_program
+from tests.helpers import run_jobs, stamp
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 DAYS = 180
-
-
-def stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def run_jobs(moment):
-    with clock.frozen(moment):
-        return dict(jobs.run_all())
 
 
 def oldest_lot(member_id: str):
