@@ -46,7 +46,7 @@ step "primary PostgreSQL on port $PRIMARY"
   -o "-p $PRIMARY -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c max_connections=200" >/dev/null
 "${AS_PG[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$PRIMARY" -U postgres -qc "CREATE DATABASE loyalty"
 PRIMARY_URL="postgresql://postgres@127.0.0.1:$PRIMARY/loyalty"
-DATABASE_URL=$PRIMARY_URL "$FLASK" --app wsgi db upgrade 2>&1 | tail -1
+DATABASE_URL=$PRIMARY_URL "$FLASK" --app wsgi db upgrade > "$WORK/upgrade.log" 2>&1
 
 step "streaming replica (pg_basebackup) on port $REPLICA"
 "${AS_PG[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY" -U postgres -D "$WORK/replica" -R -X stream -c fast
