@@ -30,7 +30,7 @@ INSERT INTO members (id, external_id, member_code, metadata, status, enrolled_at
     birthday_bonus_at, oldest_points_at)
 SELECT 'mem_' || n, 'ext-' || n, 'C' || n, '{}', 'active', now() - interval '500 days', now(), 100, 0,
        now() - interval '10 days', 'tier_b', 0,
-       make_date(1990, 1 + (extract(month from now())::int % 12), 15),
+       make_date(1990, 1 + (extract(month from now())::int %% 12), 15),
        date_trunc('month', now()) + interval '1 month',
        CASE WHEN n <= %(due)s THEN now() - interval '400 days' ELSE now() - interval '20 days' END
 FROM generate_series(1, %(members)s) AS n;

@@ -22,3 +22,12 @@ def append_rows(table: Table, rows: list[dict]) -> None:
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([row[name] for name in columns])
+
+
+def refresh_statistics(tables: list[Table]) -> None:
+    """ANALYZE tables that a bulk load has grown (PostgreSQL): without it the planner may keep
+    believing they are small and scan them whole for a look-up (autovacuum may be off, or lag
+    far behind a load). Runs in the session's transaction; the caller commits."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))

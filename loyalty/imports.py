@@ -30,10 +30,12 @@ from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import CurrencyNotEnabled, LoyaltyError
 from loyalty.extensions import db
 from loyalty.ids import new_code, new_id
-from loyalty.models import Member, Purchase
+from loyalty.models import LedgerEntry, Member, Purchase, TierChange
 from loyalty.payments import parking
 from loyalty.program import earn_rate, get_program, program_row
 
+# What an import writes to (the command refreshes their planner statistics as they grow).
+TABLES_WRITTEN = [Member.__table__, Purchase.__table__, LedgerEntry.__table__, TierChange.__table__]
 FUTURE_MARGIN = timedelta(minutes=5)  # API.md, Purchases: occurred_at may not be later than this
 MEMBER_FIELDS = ("external_id", "email", "name", "phone", "birthday", "stripe_customer_id", "attributes")
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import click
 import marshmallow as ma
 
-from loyalty import imports
+from loyalty import bulk, imports
 from loyalty.api.fields import EARLIEST, LATEST, Timestamp
 from loyalty.api.members import MemberInSchema
 from loyalty.api.purchases import PurchaseInSchema
@@ -70,6 +70,9 @@ KINDS = {
     "purchases": (PurchaseImportSchema(), imports.add_purchases,
                   lambda fields: fields.get("member_id") or fields.get("external_id"), _plain_purchase),
 }
+# The planner's statistics of the tables written are refreshed once this many rows were added,
+# then each time that doubles (the look-ups of later batches need them: bulk.refresh_statistics).
+STATISTICS_FIRST = 5_000
 INTEGER_FIELDS = {"amount"}  # CSV cells are text: these are read as integers
 JSON_FIELDS = {"metadata"}  # and these as JSON
 
@@ -116,6 +119,7 @@ def _run(kind: str, file, dry_run: bool, batch_size: int) -> None:
     counts, started = Counts(), time.monotonic()
     lines = _CountingLines(file)
     rows = _checked(_records(lines, schema), schema, quick, counts)
+    analyzed_at = STATISTICS_FIRST
     with click.progressbar(length=_size(file) or 1, label=f"Importing {kind}", file=sys.stderr) as bar:
         for batch in _batches(rows, batch_size, member_of):
             outcome = write(batch)
@@ -123,6 +127,10 @@ def _run(kind: str, file, dry_run: bool, batch_size: int) -> None:
                 db.session.rollback()
             else:
                 db.session.commit()
+                if counts.added + outcome.added >= analyzed_at:  # each time the rows added double
+                    bulk.refresh_statistics(imports.TABLES_WRITTEN)
+                    db.session.commit()
+                    analyzed_at *= 2
             counts.added += outcome.added
             counts.already += outcome.already
             for line, reason in sorted(outcome.refused):
