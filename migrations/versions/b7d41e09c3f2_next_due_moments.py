@@ -13,7 +13,7 @@ run-jobs reads, so that its cost grows with what is due rather than with the mem
 - ix_members_tier_config_version: members behind a tier configuration change.
 
 Revision ID: b7d41e09c3f2
-Revises: c66884515a85
+Revises: b41c9e2f7a10
 Create Date: 2026-12-04 16:40:00
 
 """
@@ -23,7 +23,7 @@ from alembic import op
 import loyalty.models.types
 
 revision = 'b7d41e09c3f2'
-down_revision = 'c66884515a85'
+down_revision = 'b41c9e2f7a10'
 branch_labels = None
 depends_on = None
 
