@@ -1,5 +1,5 @@
 """Feedback (API.md, Service: Feedback): CSAT 1-5 and NPS 0-10 answers, with their bands."""
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from loyalty.actors import Actor
@@ -41,12 +41,12 @@ def member_feedback_query(member_id: str):
 
 
 def latest_of_each_kind(member_id: str) -> dict[str, Feedback | None]:
-    """{"csat": the newest csat answer or None, "nps": ...}, in one statement."""
-    newest = func.row_number().over(partition_by=Feedback.kind,
-                                    order_by=(Feedback.created_at.desc(), Feedback.id.desc()))
-    ranked = select(Feedback.id, newest.label("rank")).where(Feedback.member_id == member_id).subquery()
-    rows = db.session.execute(
-        select(Feedback).join(ranked, ranked.c.id == Feedback.id).where(ranked.c.rank == 1)).scalars()
+    """{"csat": the newest csat answer or None, "nps": ...}, in one statement: one indexed
+    newest-first look-up per kind, not a ranking of all the member's answers."""
+    newest = [select(Feedback.id).where(Feedback.member_id == member_id, Feedback.kind == kind)
+              .order_by(Feedback.created_at.desc(), Feedback.id.desc()).limit(1).scalar_subquery()
+              for kind in SCORES]
+    rows = db.session.execute(select(Feedback).where(Feedback.id.in_(newest))).scalars()
     latest = {kind: None for kind in SCORES}
     latest.update({feedback.kind: feedback for feedback in rows})
     return latest
