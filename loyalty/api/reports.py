@@ -7,7 +7,7 @@ from loyalty import errors
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.pagination import decode_cursor, encode_cursor
 from loyalty.api.security import requires
-from loyalty.reports import at_risk, cohorts, points, repurchase
+from loyalty.reports import at_risk, cohorts, points, repurchase, retention_feedback, satisfaction, service
 from loyalty.reports.period import Period
 from loyalty.reports.formatting import json_value, to_csv
 
@@ -52,6 +52,45 @@ class CohortRowSchema(ma.Schema):
     rate_60d = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
     rate_90d = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
     early_churn_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+
+
+class SatisfactionRowSchema(ma.Schema):
+    tier = ma.fields.String(required=True, metadata={"description": "A tier key, `none` or `all`"})
+    csat_responses = ma.fields.Integer(required=True)
+    csat_average = ma.fields.String(allow_none=True, required=True, metadata={"example": "4.25"})
+    csat_happy_rate = ma.fields.String(allow_none=True, required=True, metadata={
+        **DECIMAL, "description": "Share of CSAT answers of 4 or 5"})
+    nps_responses = ma.fields.Integer(required=True)
+    promoters = ma.fields.Integer(required=True)
+    passives = ma.fields.Integer(required=True)
+    detractors = ma.fields.Integer(required=True)
+    nps = ma.fields.String(allow_none=True, required=True, metadata={
+        "example": "-12.5", "description": "100 × (promoters − detractors) ÷ nps_responses"})
+
+
+class RetentionByFeedbackRowSchema(ma.Schema):
+    kind = ma.fields.String(required=True, metadata={"description": "`csat` or `nps`"})
+    band = ma.fields.String(required=True, metadata={"description": "The band of each member's first answer"})
+    members = ma.fields.Integer(required=True, metadata={"description": "Mature members"})
+    repurchasers = ma.fields.Integer(required=True)
+    repurchase_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    immature = ma.fields.Integer(required=True)
+
+
+class ServiceRowSchema(ma.Schema):
+    tier = ma.fields.String(required=True, metadata={"description": "A tier key, `none` or `all`"})
+    opened = ma.fields.Integer(required=True, metadata={"description": "Cases opened in the period"})
+    open = ma.fields.Integer(required=True, metadata={"description": "Of those, open now"})
+    resolved = ma.fields.Integer(required=True, metadata={"description": "Of those, resolved now"})
+    median_first_response_minutes = ma.fields.String(allow_none=True, required=True, metadata={"example": "42.5"})
+    median_resolution_hours = ma.fields.String(allow_none=True, required=True, metadata={"example": "20.0"})
+    reopen_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    goodwill_points = ma.fields.Integer(required=True)
+    complainants = ma.fields.Integer(required=True, metadata={"description": "Mature members with a case"})
+    recovered = ma.fields.Integer(required=True, metadata={"description": "First case resolved within 48 hours"})
+    recovered_repurchase_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    unrecovered_repurchase_rate = ma.fields.String(allow_none=True, required=True, metadata=DECIMAL)
+    immature = ma.fields.Integer(required=True)
 
 
 class LiabilitySchema(ma.Schema):
@@ -161,3 +200,42 @@ class AtRisk(MethodView):
         after = tuple(decode_cursor(args["cursor"], [int, str])) if args.get("cursor") else None
         rows, next_key = at_risk.report(args["limit"], after)
         return respond("at-risk", args, rows, at_risk.COLUMNS, next_key)
+
+
+@blp.route("/satisfaction")
+class Satisfaction(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(PeriodArgsSchema, location="query")
+    @blp.response(200, rows_schema(SatisfactionRowSchema))
+    @also_csv
+    def get(self, args):
+        """CSAT and NPS of the period's feedback, by the tier each member held when answering."""
+        return respond("satisfaction", args, satisfaction.report(period_of(args)), satisfaction.COLUMNS)
+
+
+@blp.route("/retention-by-feedback")
+class RetentionByFeedback(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(RepurchaseArgsSchema, location="query")
+    @blp.response(200, rows_schema(RetentionByFeedbackRowSchema))
+    @also_csv
+    def get(self, args):
+        """Repurchase after feedback, by the band of each member's first answer (Rules: Retention after feedback)."""
+        rows = retention_feedback.report(period_of(args), args["window_days"])
+        return respond("retention-by-feedback", args, rows, retention_feedback.COLUMNS)
+
+
+@blp.route("/service")
+class Service(MethodView):
+    @requires()
+    @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
+    @blp.arguments(RepurchaseArgsSchema, location="query")
+    @blp.response(200, rows_schema(ServiceRowSchema))
+    @also_csv
+    def get(self, args):
+        """Cases by the tier held when opened: volumes, response and resolution times, reopens, goodwill,
+        and service recovery (Rules)."""
+        rows = service.report(period_of(args), args["window_days"])
+        return respond("service", args, rows, service.COLUMNS)

@@ -8,7 +8,7 @@ from loyalty import clock
 from loyalty.api.pagination import encode_cursor
 from loyalty.cli import loyalty_cli
 from loyalty.errors import LoyaltyError
-from loyalty.reports import at_risk, cohorts, points, repurchase
+from loyalty.reports import at_risk, cohorts, points, repurchase, retention_feedback, satisfaction, service
 from loyalty.reports.period import Period
 from loyalty.reports.formatting import json_value, to_csv, to_table
 
@@ -25,6 +25,21 @@ def _cohorts(period, window_days, limit):
     return {"data": rows, "next_cursor": None}, rows, cohorts.COLUMNS
 
 
+def _satisfaction(period, window_days, limit):
+    rows = satisfaction.report(period)
+    return {"data": rows, "next_cursor": None}, rows, satisfaction.COLUMNS
+
+
+def _retention_by_feedback(period, window_days, limit):
+    rows = retention_feedback.report(period, window_days)
+    return {"data": rows, "next_cursor": None}, rows, retention_feedback.COLUMNS
+
+
+def _service(period, window_days, limit):
+    rows = service.report(period, window_days)
+    return {"data": rows, "next_cursor": None}, rows, service.COLUMNS
+
+
 def _points(period, window_days, limit):
     report = points.report(period)
     return report, [report], points.COLUMNS
@@ -36,7 +51,8 @@ def _at_risk(period, window_days, limit):
 
 
 # NAME -> build(period, window_days, limit) -> (JSON body as the API gives it, rows, CSV columns)
-REPORTS = {"repurchase-by-tier": _repurchase, "cohorts": _cohorts, "points": _points, "at-risk": _at_risk}
+REPORTS = {"repurchase-by-tier": _repurchase, "cohorts": _cohorts, "points": _points, "at-risk": _at_risk,
+           "satisfaction": _satisfaction, "retention-by-feedback": _retention_by_feedback, "service": _service}
 
 
 def _days(period: Period) -> str:
@@ -54,6 +70,13 @@ TITLES = {
         f"Cohorts: first purchases ever {_days(period)}; windows 30, 60 and 90 days"),
     "points": lambda period, window_days, limit: (
         f"Points: ledger entries {_days(period)}; outstanding, pending and liability now"),
+    "satisfaction": lambda period, window_days, limit: (
+        f"Satisfaction by tier: feedback {_days(period)}"),
+    "retention-by-feedback": lambda period, window_days, limit: (
+        f"Repurchase after feedback by band: first answers {_days(period)}; window {window_days} days"),
+    "service": lambda period, window_days, limit: (
+        f"Service by tier: cases opened {_days(period)}; recovery within 48 hours, "
+        f"repurchase window {window_days} days"),
     "at-risk": lambda period, window_days, limit: (
         f"Members at risk: the {limit} most valuable, by qualifying points of the last "
         f"{at_risk.RECENT_DAYS} days"),
@@ -74,13 +97,15 @@ def _period(from_day, to_day) -> Period:
 @click.option("--to", "to_day", type=click.DateTime(["%Y-%m-%d"]),
               help="Day after the last (UTC), exclusive. Default: tomorrow, so today is included.")
 @click.option("--window-days", default=90, show_default=True, type=click.IntRange(1, 365),
-              help="repurchase-by-tier: days after the first purchase that count.")
+              help="repurchase-by-tier, retention-by-feedback, service: days after the first purchase, "
+                   "answer or case that count.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
               help="at-risk: how many members.")
 @click.option("--format", "output", default="table", show_default=True,
               type=click.Choice(["table", "csv", "json"]))
 def report(name, from_day, to_day, window_days, limit, output):
-    """Print a report (repurchase-by-tier, cohorts, points, at-risk) as the API computes it."""
+    """Print a report (repurchase-by-tier, cohorts, points, at-risk, satisfaction, retention-by-feedback,
+    service) as the API computes it."""
     try:
         period = _period(from_day, to_day)
         body, rows, columns = REPORTS[name](period, window_days, limit)

@@ -38,11 +38,16 @@ def check_window_days(window_days: int) -> int:
 
 
 def rounded(value: Fraction, places: int) -> Decimal:
-    """An exact fraction rounded half up to `places` decimals, with every place shown ("0.5000")."""
-    scaled = value * 10**places
+    """An exact fraction rounded half away from zero to `places` decimals, every place shown ("0.5000").
+
+    Away from zero, so that a negative figure (an NPS of -12.25) rounds as its positive twin does.
+    """
+    scaled = abs(value) * 10**places
     whole, remainder = divmod(scaled.numerator, scaled.denominator)
     if 2 * remainder >= scaled.denominator:
         whole += 1
+    if value < 0:
+        whole = -whole
     return (Decimal(whole) / 10**places).quantize(Decimal(1).scaleb(-places))
 
 
@@ -51,13 +56,18 @@ def rate(part: int, whole: int) -> Decimal | None:
     return rounded(Fraction(part, whole), RATE_PLACES) if whole else None
 
 
+def median(values: list[int]) -> Fraction | None:
+    """The middle value; of an even count, the mean of the two middle ones (Rules); None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return Fraction(ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2], 2)
+
+
 def median_days(gaps_us: list[int]) -> Decimal | None:
     """The median of gaps (microseconds) in days, to 2 places; None for no gaps."""
-    if not gaps_us:
-        return None
-    ordered = sorted(gaps_us)
-    middle_sum = ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]
-    return days(Fraction(middle_sum, 2))
+    middle = median(gaps_us)
+    return None if middle is None else days(middle)
 
 
 def days(duration_us: Fraction | int) -> Decimal:

@@ -5,7 +5,7 @@ agree on integers, while their date functions differ and SQLite's are floating p
 """
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, String, case, func
+from sqlalchemy import BigInteger, String, case, exists, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -74,7 +74,21 @@ def purchase_order():
     return (Purchase.occurred_at, Purchase.id)
 
 
-
 def count_where(condition):
     """How many rows meet the condition (0, not NULL, over no rows)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def first_per_member(statement, order_by, partition_by=()):
+    """Of `statement`'s rows, each member's first by `order_by` (per member and `partition_by`)."""
+    ranked = statement.add_columns(
+        func.row_number().over(partition_by=[statement.selected_columns.member_id, *partition_by],
+                               order_by=order_by).label("position")).subquery("ranked")
+    return select(*[column for column in ranked.c if column.key != "position"]).where(ranked.c.position == 1)
+
+
+def bought_within(member_id, moment, window_days: int):
+    """The member has a qualifying purchase with occurred_at in (moment, moment + window_days]
+    (Rules: Retention after feedback, Service recovery); correlated on the two columns given."""
+    return exists().where(Purchase.member_id == member_id, qualifying(), Purchase.occurred_at > moment,
+                          epoch_us(Purchase.occurred_at) - epoch_us(moment) <= window_days * DAY_US)
