@@ -15,6 +15,7 @@ from loyalty.extensions import db
 from loyalty.models import Member, Reward
 from loyalty.program import get_program, update_program
 from loyalty.progress import Progress, silent
+from loyalty.service import cases, feedback
 
 SHOP = Actor("system")
 FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi",
@@ -39,13 +40,15 @@ def load(members: int = 300, seed: int = 7, progress: Progress = silent) -> list
             create_rewards()
             create_campaigns(start, end)
         people = enrol_members(rng, members, start, end, progress)
-        count = simulate_purchases(rng, people, end, progress)
+        desk = ServiceDesk(rng, end)
+        count = simulate_purchases(rng, people, end, progress, desk)
         redeem_some(rng, people, end, progress)
-        create_staff()
+        desk.play(create_staff(), progress)
         db.session.commit()
         for _ in jobs.run_all():  # evaluations due by today (downgrades of lapsed members)
             pass
-        summary = f"Loaded {len(people)} members and {count} purchases over the past year."
+        summary = (f"Loaded {len(people)} members, {count} purchases, {desk.answers} survey answers "
+                   f"and {desk.cases} service cases over the past year.")
     lines = demo_keys()
     db.session.commit()
     return [*lines, "", summary]
@@ -103,10 +106,12 @@ def create_campaigns(start, end):
                                "holdout_percent": 20})
 
 
-def create_staff():
-    """A cashier and a manager whose credentials the README gives."""
+def create_staff() -> dict[str, Actor]:
+    """A cashier and a manager whose credentials the README gives; role -> the one acting as them."""
+    made = {}
     for email, name, role, password in DEMO_STAFF:
-        staff.create_staff(email, name, role, password)
+        made[role] = Actor("staff", staff.create_staff(email, name, role, password).id, role=role)
+    return made
 
 
 def redeem_some(rng, people, end, progress: Progress = silent) -> None:
@@ -160,14 +165,20 @@ def _enrol_one(rng, number, start, end):
 GAP_DAYS = {"regular": (2, 12), "casual": (20, 70), "one-off": (400, 800)}
 
 
-def simulate_purchases(rng, people, end, progress: Progress = silent) -> int:
-    """A year of visits in time order (so tier histories build up as they would live)."""
+def simulate_purchases(rng, people, end, progress: Progress = silent, desk: "ServiceDesk | None" = None) -> int:
+    """A year of visits in time order (so tier histories build up as they would live).
+
+    With a desk, some visits bring a survey answer or a complaint; a customer left unhappy is
+    more likely to stop coming (the story the service reports tell).
+    """
     visits = []
     for member, joined, habit in people:
         moment = joined + timedelta(hours=rng.uniform(0, 72))
         quits_at = end - timedelta(days=rng.uniform(0, 200)) if rng.random() < 0.3 else end
         while moment < min(end, quits_at):
             visits.append((moment, member, habit))
+            if desk is not None and desk.after_visit(member, habit, moment) == "leaves":
+                break
             low, high = GAP_DAYS[habit]
             moment += timedelta(days=rng.uniform(low, high))
     visits.sort(key=lambda visit: visit[0])
@@ -195,6 +206,90 @@ def _record_visit(rng, number, moment, member, habit) -> None:
             occurred_at=moment, source="pos" if rng.random() < 0.6 else "api", actor=SHOP)
         if rng.random() < 0.04:
             purchases.refund_purchase(purchase.id, rng.randint(1, amount), SHOP)
+
+
+class ServiceDesk:
+    """Survey answers and complaints that follow visits, played after the purchases in time order.
+
+    Most complaints are answered within the hour and settled the next day (some with a goodwill
+    gift); some wait days; a few are reopened or still open. Whether a visit leaves the customer
+    unhappy is decided with the visit, so that unhappy customers come back less often.
+    """
+
+    ANSWER_CHANCE = 0.12
+    CASE_CHANCE = 0.04
+    SUBJECTS = [("product", "Cold coffee"), ("service", "Rude at the counter"), ("delivery", "Order arrived late"),
+                ("billing", "Charged twice"), ("points", "Points missing from my visit")]
+
+    def __init__(self, rng, end):
+        self.rng, self.end = rng, end
+        self.steps = []  # (moment, order, what, payload)
+        self.answers = self.cases = 0
+
+    def after_visit(self, member, habit, moment) -> str:
+        """Maybe an answer or a complaint after this visit; "leaves" when the customer stops coming."""
+        rng, leaves = self.rng, False
+        if rng.random() < self.ANSWER_CHANCE:
+            happy = rng.random() < (0.85 if habit == "regular" else 0.65)
+            kind = rng.choice(["csat", "nps"])
+            score = (rng.choice([4, 5, 5]) if happy else rng.choice([1, 2, 3])) if kind == "csat" \
+                else (rng.choice([8, 9, 10, 10]) if happy else rng.randint(2, 7))
+            self._add(moment + timedelta(hours=rng.uniform(1, 30)), "answer", (member, kind, score))
+            leaves = not happy and rng.random() < 0.25
+        if rng.random() < self.CASE_CHANCE:
+            fast = rng.random() < 0.6
+            self._complaint(member, moment + timedelta(hours=rng.uniform(0.2, 20)), fast)
+            leaves = leaves or rng.random() < (0.1 if fast else 0.45)
+        return "leaves" if leaves else "stays"
+
+    def _add(self, moment, what, payload) -> None:
+        if moment < self.end:
+            self.steps.append((moment, len(self.steps), what, payload))
+
+    def _complaint(self, member, opened, fast) -> None:
+        rng, order = self.rng, len(self.steps)
+        category, subject = rng.choice(self.SUBJECTS)
+        self._add(opened, "open", (order, member, category, subject, rng.random() < 0.5))
+        first_reply = opened + (timedelta(minutes=rng.uniform(3, 50)) if fast else timedelta(hours=rng.uniform(6, 70)))
+        self._add(first_reply, "reply", (order, "Sorry about that, we are looking into it."))
+        if not fast and rng.random() < 0.2:
+            return  # still open
+        settled = opened + (timedelta(hours=rng.uniform(2, 40)) if fast else timedelta(days=rng.uniform(3, 12)))
+        goodwill = rng.choice([0, 0, 50, 100]) if category != "points" else 0
+        self._add(settled, "resolve", (order, goodwill))
+        if rng.random() < 0.12:
+            self._add(settled + timedelta(days=rng.uniform(1, 4)), "reopen", (order,))
+            self._add(settled + timedelta(days=rng.uniform(5, 8)), "resolve", (order, 0))
+
+    def play(self, staff_actors: dict[str, Actor], progress: Progress = silent) -> None:
+        """Record every answer and case step through the service desk's domain functions."""
+        cashier, manager = staff_actors["cashier"], staff_actors["manager"]
+        opened = {}  # order of the open step -> case id
+        with progress("Recording feedback and cases", len(self.steps)) as advance:
+            for moment, _, what, payload in sorted(self.steps, key=lambda step: (step[0], step[1])):
+                with clock.frozen(moment):
+                    if what == "answer":
+                        member, kind, score = payload
+                        feedback.record_feedback(member.id, kind, score, _customer(member))
+                        self.answers += 1
+                    elif what == "open":
+                        order, member, category, subject, at_till = payload
+                        opener = cashier if at_till else _customer(member)
+                        opened[order] = cases.open_case(member.id, {"subject": subject, "category": category},
+                                                        opener).id
+                        self.cases += 1
+                    elif what == "reply":
+                        cases.reply(opened[payload[0]], payload[1], manager)
+                    elif what == "resolve":
+                        cases.resolve(opened[payload[0]], "Sorted out with the customer.", manager,
+                                      goodwill_points=payload[1])
+                    else:
+                        cases.reopen(opened[payload[0]], manager)
+                advance(1)
+
+
+def _customer(member) -> Actor:
+    return Actor("customer", member.id, role="customer", member_id=member.id)
 
 
 def demo_keys() -> list[str]:
