@@ -56,10 +56,11 @@ def test_on_a_terminal_demo_and_run_jobs_show_progress_then_a_summary(database):
     stdout, terminal, code = flask_command(database, "loyalty", "demo", "--members", "25",
                                            stderr_on_terminal=True)
     assert code == 0, terminal
-    for stage in ("Enrolling members", "Recording a year of purchases", "Redeeming rewards"):
+    for stage in ("Enrolling members", "Recording a year of purchases", "Redeeming rewards",
+                  "Recording feedback and cases"):
         assert stage in terminal
     assert "100%" in terminal and "25/25" in terminal
-    assert stdout.splitlines()[-1].startswith("Loaded 25 members and ")
+    assert stdout.splitlines()[-1].startswith("Loaded 25 members, ")
 
     stdout, terminal, code = flask_command(database, "loyalty", "run-jobs", stderr_on_terminal=True)
     assert code == 0, terminal
@@ -73,7 +74,7 @@ def test_without_a_terminal_only_the_result_is_printed(database):
     assert code == 0, stderr
     assert "Enrolling" not in stdout + stderr and "%" not in stdout + stderr
     lines = stdout.splitlines()
-    assert lines[-1].startswith("Loaded 10 members and ") and sum("lk_" in line for line in lines) == 2
+    assert lines[-1].startswith("Loaded 10 members, ") and sum("lk_" in line for line in lines) == 2
 
     stdout, stderr, code = flask_command(database, "loyalty", "run-jobs", stderr_on_terminal=False)
     assert code == 0, stderr
