@@ -9,6 +9,10 @@ def _csv(value):
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+def _seconds(value, default):
+    return [int(part) for part in _csv(value)] if value else default
+
+
 def database_url(value):
     """Accept the usual postgres:// spellings and use psycopg 3 for them."""
     if value and value.split("://", 1)[0] in ("postgres", "postgresql"):
@@ -44,6 +48,18 @@ class Config:
     # Requests per client address to the staff login, on top of the per-email lock.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "30/minute")
     CUSTOMER_TOKEN_MINUTES = int(os.environ.get("CUSTOMER_TOKEN_MINUTES", "60"))
+
+    # Outbound webhooks (docs/webhooks.md). Retries after 1 min, 5 min, 30 min, 2 h, 8 h and 24 h.
+    WEBHOOK_RETRY_SCHEDULE = _seconds(os.environ.get("WEBHOOK_RETRY_SCHEDULE"), [60, 300, 1800, 7200, 28800, 86400])
+    # Host names (or patterns like *.example.com) endpoint URLs may name; empty: any host.
+    WEBHOOK_ALLOWED_HOSTS = _csv(os.environ.get("WEBHOOK_ALLOWED_HOSTS"))
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_BATCH_SIZE = int(os.environ.get("WEBHOOK_BATCH_SIZE", "100"))
+    WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", "8"))
+    WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", "1"))
+    # How long a claimed batch is kept from other deliverers; by default long enough for every
+    # send of a batch to time out (loyalty.outbound.deliverer.lease_seconds).
+    WEBHOOK_LEASE_SECONDS = float(os.environ["WEBHOOK_LEASE_SECONDS"]) if os.environ.get("WEBHOOK_LEASE_SECONDS") else None
 
     API_TITLE = "Loyalty API"
     API_VERSION = "v1"

@@ -21,3 +21,8 @@ def frozen(moment: datetime):
         yield
     finally:
         _frozen.reset(token)
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with a `Z`, as the API shows times."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -16,6 +16,7 @@ from loyalty import ledger, members
 from loyalty.actors import SYSTEM
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
+from loyalty.outbound import events as outbox
 
 PREVIEW_DAYS = 30
 
@@ -108,6 +109,7 @@ def expire_member(member_id: str, program, now: datetime) -> int:
 def _expire(member: Member, due: int, program) -> int:
     if due > 0:
         ledger.post_entry(member.id, "expiry", -due, SYSTEM, note=f"{program.expiry_policy} expiry")
+        outbox.record("points.expired", {"member_id": member.id, "points": due})
     return due
 
 

@@ -9,6 +9,7 @@ from loyalty.errors import MemberExists, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.ids import new_code, normalise_code
 from loyalty.models import AuthToken, Member
+from loyalty.outbound import events as outbox
 from loyalty.payments import parking
 from loyalty.program import get_program
 
@@ -35,6 +36,7 @@ def enroll(fields: dict, actor: Actor) -> Member:
     if bonus:
         ledger.post_entry(member.id, "bonus", bonus, actor, note="Signup bonus",
                           dedupe_key=f"signup:{member.id}")
+    outbox.record_object("member.enrolled", "member", member)
     parking.member_changed(member)
     return member
 

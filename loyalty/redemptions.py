@@ -17,6 +17,7 @@ from loyalty.errors import AlreadyUsed, Expired, NotFound, OutOfStock, Voided
 from loyalty.extensions import db
 from loyalty.ids import new_code, normalise_code
 from loyalty.models import Redemption, Reward
+from loyalty.outbound import events as outbox
 
 CODE_LENGTH = 10  # 50 random bits: unguessable at a till, short enough to type
 CHANNELS = {"staff": "pos", "customer": "app", "api_key": "online", "system": "system"}
@@ -39,6 +40,7 @@ def issue(member_id: str, reward_id: str, actor: Actor, *, use_now: bool = False
     ))
     ledger.post_entry(member.id, "redeem", -reward.cost_points, actor, require_funds=True,
                       redemption_id=redemption.id, location=location, note=reward.name)
+    outbox.record_object("redemption.issued", "redemption", redemption)
     if use_now:
         return use(redemption.code, actor, location=location)
     return redemption
@@ -106,6 +108,7 @@ def use(code: str, actor: Actor, *, order_id: str | None = None, location: str |
         "used_location": location, "used_order_id": order_id,
     }, unexpired_at=now):
         raise _refusal(redemption, now)
+    outbox.record_object("redemption.used", "redemption", redemption)
     return redemption
 
 
@@ -116,6 +119,7 @@ def void(code: str, actor: Actor, *, location: str | None = None) -> Redemption:
     if not _leave_issued(redemption, {"status": "voided", "voided_at": now}):
         raise _refusal(redemption, now)
     _give_back(redemption, actor, "voided", location)
+    outbox.record_object("redemption.voided", "redemption", redemption)
     return redemption
 
 
@@ -135,6 +139,7 @@ def expire_one(redemption_id: str, now: datetime) -> bool:
     if not _leave_issued(redemption, {"status": "expired"}):
         return False
     _give_back(redemption, SYSTEM, "expired")
+    outbox.record_object("redemption.expired", "redemption", redemption)
     return True
 
 

@@ -17,8 +17,10 @@ from decimal import Decimal
 from sqlalchemy import bindparam, case, func, insert, inspect, select
 
 from loyalty import clock, settings_cache
+from loyalty.clock import timestamp
 from loyalty.extensions import db, once_per_transaction
 from loyalty.models import Member, Purchase, Tier, TierChange
+from loyalty.outbound import events as outbox
 from loyalty.program import get_program, program_row
 
 
@@ -159,11 +161,21 @@ def add_history(rows: list[dict]) -> None:
         db.session.execute(insert(TierChange), [{"recorded_at": recorded_at, **row} for row in rows])
 
 
-def _change(member: Member, tier: Tier | None, moment: datetime, reason: str, **extra) -> None:
+def _change(member: Member, held: Tier | None, tier: Tier | None, moment: datetime, reason: str,
+            **extra) -> None:
+    """Move the member from `held` to `tier` at `moment`: a history row, and the member.tier_changed
+    event (the only statement a crossing purchase adds for it)."""
     db.session.add(TierChange(member_id=member.id, tier=tier, effective_at=moment, reason=reason, **extra))
     if member.tier_reached_at is None or moment >= member.tier_reached_at:
         member.tier = tier
         member.tier_reached_at = moment
+    if tier is not held:
+        outbox.record("member.tier_changed", {
+            "member_id": member.id, "from": held.key if held is not None else None,
+            "to": tier.key if tier is not None else None,
+            "direction": "up" if _rank(tier) > _rank(held) else "down",
+            "effective_at": timestamp(moment), "reason": reason,
+        })
 
 
 # -- when a tier may be lost -------------------------------------------------------------------
@@ -210,7 +222,7 @@ def _evaluate(member: Member, now: datetime, reason: str, tiers: list[Tier], pro
             member.tier_override_until = None
             target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
             if target is not held:
-                _change(member, target, now, "evaluation", note="manual tier ended")
+                _change(member, held, target, now, "evaluation", note="manual tier ended")
         _schedule(member, now, tiers, program)
         return
     target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
@@ -218,7 +230,7 @@ def _evaluate(member: Member, now: datetime, reason: str, tiers: list[Tier], pro
     retained = (held is not None and member.tier_reached_at is not None
                 and now < member.tier_reached_at + timedelta(days=program.tier_retention_days))
     if deleted or _rank(target) > _rank(held) or (_rank(target) < _rank(held) and not retained):
-        _change(member, target, now, reason)
+        _change(member, held, target, now, reason)
     _schedule(member, now, tiers, program)
 
 
@@ -251,10 +263,10 @@ def after_purchase(member: Member, purchase: Purchase) -> None:
         return
     tiers = ladder()
     program = get_program()
-    target = upgrade_for(tier_at(member, moment),
-                         qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
+    held = tier_at(member, moment)
+    target = upgrade_for(held, qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
     if target is not None:
-        _change(member, target, moment, "purchase", purchase_id=purchase.id)
+        _change(member, held, target, moment, "purchase", purchase_id=purchase.id)
     if member.tier_reached_at is not None and moment < member.tier_reached_at:
         evaluate(member)  # an import behind the history: the present may have to catch up with it
     else:
@@ -277,8 +289,9 @@ def reevaluate_for_config(member: Member, now: datetime, version: int) -> None:
 def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) -> None:
     """Hold the member at `tier` until `until`; then normal rules resume."""
     now = clock.now()
+    held = current(member)
     member.tier_override_until = until
-    _change(member, tier, now, "manual", note=note, override_until=until)
+    _change(member, held, tier, now, "manual", note=note, override_until=until)
     member.tier_review_at = until
 
 

@@ -2,15 +2,16 @@
 from flask import g, request
 from flask_smorest import Api
 
-from loyalty.api import (campaigns, health, me, member_story, members, payment_events, program, purchases,
-                         redemptions, reports, rewards, service, staff, tiers, webhooks)
+from loyalty.api import (campaigns, health, me, member_story, members, outbound_webhooks, payment_events, program,
+                         purchases, redemptions, reports, rewards, service, staff, tiers, webhooks)
 from loyalty.api.descriptions import describe_by_name
 from loyalty.api.errors import ErrorSchema
 from loyalty.extensions import read_without_transaction, reading_only
+from loyalty.outbound import events
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
-              staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, reports.blp, service.blp,
-              member_story.blp]
+              staff.blp, me.blp, campaigns.blp, webhooks.blp, payment_events.blp, outbound_webhooks.blp, reports.blp,
+              service.blp, member_story.blp]
 
 
 class LoyaltyApi(Api):
@@ -32,9 +33,16 @@ def init_api(app) -> LoyaltyApi:
                    "description": "An API key, a staff token or a customer token"})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    register_event_shapes()
     app.before_request(_mark_reads)
     app.teardown_request(_unmark_reads)
     return api
+
+
+def register_event_shapes() -> None:
+    """Webhook events show objects as the API shows them (loyalty.outbound.events)."""
+    events.show_as("member", members.MemberSchema().dump)
+    events.show_as("redemption", redemptions.RedemptionSchema().dump)
 
 
 RESOURCE_BLUEPRINTS = {blueprint.name for blueprint in BLUEPRINTS}

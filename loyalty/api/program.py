@@ -33,6 +33,9 @@ class ProgramSchema(ma.Schema):
     auto_enroll = StrictBoolean()
     goodwill_limit = StrictInteger(validate=ma.validate.Range(min=0, max=10**12),
                                    metadata={"description": "The most goodwill points one case resolution may give"})
+    expiring_notice_days = StrictInteger(validate=ma.validate.Range(min=0, max=365), metadata={
+        "description": "How many days ahead the points.expiring webhook event warns of points about to "
+                       "expire (0-365, default 14)"})
     updated_at = Timestamp(dump_only=True)
 
     point_value = ma.fields.Nested(MoneySchema)
@@ -51,7 +54,8 @@ class ProgramSchema(ma.Schema):
         return {
             **{field: getattr(program, field) for field in (
                 "name", "tier_window_days", "tier_retention_days", "pending_days", "expiry_policy",
-                "expiry_days", "signup_bonus", "birthday_bonus", "auto_enroll", "goodwill_limit", "updated_at")},
+                "expiry_days", "signup_bonus", "birthday_bonus", "auto_enroll", "goodwill_limit",
+                "expiring_notice_days", "updated_at")},
             "earn_rates": {currency: rate for currency, rate in sorted(program.earn_rates.items())},
             "point_value": {"amount": program.point_value_amount, "currency": program.point_value_currency},
         }

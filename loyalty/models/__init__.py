@@ -9,12 +9,16 @@ from loyalty.models.program import Program
 from loyalty.models.rewards import Redemption, Reward
 from loyalty.models.service import Case, CaseEvent, CaseReply, Feedback, Note
 from loyalty.models.tiers import Tier, TierChange
-from loyalty.models.triggers import install_settings_revision
+from loyalty.models.triggers import install_settings_revision, install_webhook_fan_out
+from loyalty.models.webhooks import (MemberNotice, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+                                     WebhookSubscription)
 
 install_settings_revision(db.metadata)
+install_webhook_fan_out(db.metadata)
 
 __all__ = [
     "ApiKey", "AuthToken", "Campaign", "Case", "CaseEvent", "CaseReply", "Feedback", "IdempotencyKey",
     "LedgerEntry", "LoginFailure", "Member", "Note", "PaymentEvent", "Program", "Purchase", "Redemption", "Refund", "Reward", "Staff", "Tier",
     "TierChange",
+    "MemberNotice", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "WebhookSubscription",
 ]

@@ -42,6 +42,8 @@ class Program(db.Model):
     auto_enroll: Mapped[bool] = mapped_column(default=True)
     # The most goodwill points one case resolution may give.
     goodwill_limit: Mapped[int] = mapped_column(BigInteger, default=1000)
+    # How many days ahead run-jobs warns of points about to expire (the points.expiring webhook event).
+    expiring_notice_days: Mapped[int] = mapped_column(Integer, default=14)
     # Bumped by every change to tiers or their window; run-jobs re-evaluates members behind it.
     tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
     # Random, new with every change to the program, tiers or campaigns (loyalty.settings_cache).

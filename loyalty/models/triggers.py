@@ -52,3 +52,36 @@ def install_settings_revision(metadata):
     for dialect, statements in (("sqlite", SQLITE_SETTINGS), ("postgresql", POSTGRES_SETTINGS)):
         for statement in statements:
             event.listen(metadata, "after_create", DDL(statement).execute_if(dialect=dialect))
+
+
+# The outbox's fan-out (models/webhooks.py): the statement that records an event also writes one
+# delivery for each active endpoint subscribed to its type now, so an event costs its change one
+# statement and is never committed without its deliveries. The delivery's id joins the event's
+# and the endpoint's (one delivery per pair, ordered by the event's time).
+FAN_OUT_SELECT = """
+    SELECT 'whd_' || substr(NEW.id, 5) || substr(e.id, 4), NEW.id, NEW.type, e.id, 'pending', 0, 0,
+           NEW.created_at, NEW.created_at
+    FROM webhook_endpoints e
+    WHERE e.active AND e.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM webhook_subscriptions s
+                  WHERE s.endpoint_id = e.id AND s.event_type IN (NEW.type, '*'))"""
+FAN_OUT_INSERT = ("INSERT INTO webhook_deliveries (id, event_id, event_type, endpoint_id, status, attempts, "
+                  "round_start, next_attempt_at, created_at)" + FAN_OUT_SELECT)
+SQLITE_FAN_OUT = [
+    f"""CREATE TRIGGER IF NOT EXISTS webhook_events_fan_out AFTER INSERT ON webhook_events
+        BEGIN {FAN_OUT_INSERT}; END""",
+]
+POSTGRES_FAN_OUT = [
+    f"""CREATE OR REPLACE FUNCTION webhook_events_fan_out() RETURNS trigger AS $$
+        BEGIN {FAN_OUT_INSERT}; RETURN NULL; END $$ LANGUAGE plpgsql""",
+    """CREATE OR REPLACE TRIGGER webhook_events_fan_out AFTER INSERT ON webhook_events
+       FOR EACH ROW EXECUTE FUNCTION webhook_events_fan_out()""",
+]
+FAN_OUT = {"sqlite": SQLITE_FAN_OUT, "postgresql": POSTGRES_FAN_OUT}
+
+
+def install_webhook_fan_out(metadata):
+    """Once create_all has made every table (the trigger on events writes deliveries)."""
+    for dialect, statements in FAN_OUT.items():
+        for statement in statements:
+            event.listen(metadata, "after_create", DDL(statement).execute_if(dialect=dialect))
