@@ -53,4 +53,4 @@ def demo(members, seed):
 
 
 # Commands kept in their own modules register themselves on loyalty_cli when imported.
-from loyalty.cli import credentials, imports, reports, stripe  # noqa: E402,F401
+from loyalty.cli import credentials, imports, reports, stripe, webhooks  # noqa: E402,F401
