@@ -122,11 +122,11 @@ def candidates_query(program, now: datetime):
     return select(Member.id).where(Member.oldest_points_at <= cutoff)
 
 
-def upcoming(member: Member, program, now: datetime) -> dict | None:
-    """The next points to expire within PREVIEW_DAYS: {"points", "on"}, or None."""
+def upcoming(member: Member, program, now: datetime, days: int = PREVIEW_DAYS) -> dict | None:
+    """The next points to expire within `days`: {"points", "on"}, or None."""
     if program.expiry_policy == "none" or member.points_balance <= 0:
         return None
-    horizon = now + timedelta(days=PREVIEW_DAYS)
+    horizon = now + timedelta(days=days)
     if program.expiry_policy == "inactivity":
         on = _inactive_since(member) + timedelta(days=program.expiry_days)
         return {"points": member.points_balance, "on": on.date()} if on <= horizon else None

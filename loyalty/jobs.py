@@ -2,6 +2,8 @@
 from loyalty import birthdays, clock, expiry, idempotency, members, purchases, redemptions, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Redemption
+from loyalty.outbound import notices
+from loyalty.reports import at_risk
 from loyalty.program import get_program
 
 BATCH = 500
@@ -86,6 +88,26 @@ def evaluate_tiers(now):
     return f"{count} members' tiers evaluated"
 
 
+def warn_expiring_points(now):
+    program = get_program()
+    if program.expiry_policy == "none" or not notices.subscribed(notices.EXPIRING):
+        return "no endpoint receives points.expiring"
+    warned = _drain(notices.expiring_candidates_query(program, now), Member.id,
+                    lambda member_id: notices.warn_expiring(member_id, program, now))
+    return f"{warned} points.expiring events recorded"
+
+
+def warn_members_at_risk(now):
+    if not notices.subscribed(notices.AT_RISK):
+        return "no endpoint receives member.at_risk"
+    warned = 0
+    for rows in at_risk.members_at_risk(now, BATCH):
+        warned += notices.warn_at_risk(rows)
+        db.session.commit()
+    db.session.commit()
+    return f"{warned} member.at_risk events recorded"
+
+
 # (name, job(now) -> summary). Later work appends its jobs here, in the order they must run.
 JOBS = [
     ("idempotency keys", prune_idempotency_keys),
@@ -93,9 +115,11 @@ JOBS = [
     ("pending points", vest_pending_points),
     ("vouchers", expire_vouchers),
     ("points expiry", expire_points),
+    ("expiring points notices", warn_expiring_points),
     ("birthday bonuses", pay_birthday_bonuses),
     ("tier changes", reevaluate_tier_config),
     ("tier evaluation", evaluate_tiers),
+    ("at-risk notices", warn_members_at_risk),
 ]
 
 

@@ -217,3 +217,19 @@ def test_the_queue_shows_what_waits(client, admin, enroll, hook, receiver, setti
     assert (queue["pending"], queue["due"]) == (1, 1) and queue["oldest_due_seconds"] >= 29
     deliver()
     assert client.get("/v1/webhook-queue", headers=admin).get_json()["pending"] == 0
+
+
+def test_after_secret_key_changes_nothing_unsigned_is_sent_until_the_secret_is_rotated(
+        app, client, admin, enroll, hook, receiver, settings):
+    settings(retry_schedule=[60])
+    endpoint = hook()
+    enroll()
+    app.config["SECRET_KEY"] = "a-new-secret-key"  # restored by `settings`
+    deliver()
+    assert receiver.received == [] and "rotate it" in only_delivery().last_error
+    rotated = client.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=admin,
+                          json={"expire_previous_in_hours": 24}).get_json()
+    client.post(f"/v1/webhook-deliveries/{only_delivery().id}/retry", headers=admin)
+    deliver()
+    [received] = receiver.received
+    assert received.headers["Loyalty-Signature"].count("v1=") == 1 and verify(received, rotated["secret"])

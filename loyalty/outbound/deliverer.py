@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from loyalty import clock
 from loyalty.extensions import db
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 # What is read of an answer's body (for keep-alive); a larger one is cut off and its connection closed.
 ANSWER_READ_LIMIT = 64 * 1024
 USER_AGENT = "loyalty-webhooks/1"
+DATABASE_RETRY_SECONDS = 5
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Claimed:
     body: bytes
     attempts: int
     round_start: int
-    secrets: list[str]
+    secrets: list[str]  # empty when the endpoint's secret cannot be read (SECRET_KEY changed)
 
 
 @dataclass
@@ -98,30 +101,43 @@ def claim(settings: Settings) -> list[Claimed]:
     )
     try:
         ids = db.session.execute(due).scalars().all()
-        if not ids:
-            return []
-        db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-                           .values(next_attempt_at=now + timedelta(seconds=settings.lease_seconds))
-                           .execution_options(synchronize_session=False))
-        rows = db.session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.round_start, WebhookEvent.body,
-                   WebhookEndpoint.url, WebhookEndpoint.secret_encrypted, WebhookEndpoint.previous_secret_encrypted,
-                   WebhookEndpoint.previous_secret_expires_at)
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.id.in_(ids))
-        ).all()
-    finally:
+        rows = _lease(ids, now, settings) if ids else []
         db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
     return [Claimed(id=row.id, url=row.url, body=row.body.encode(), attempts=row.attempts,
                     round_start=row.round_start, secrets=_signing_secrets(row, now)) for row in rows]
 
 
+def _lease(ids: list[str], now: datetime, settings: Settings) -> list:
+    """Keep the deliveries from other deliverers for the lease; their rows, with what sending needs."""
+    db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                       .values(next_attempt_at=now + timedelta(seconds=settings.lease_seconds))
+                       .execution_options(synchronize_session=False))
+    return db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.round_start, WebhookEvent.body,
+               WebhookEndpoint.url, WebhookEndpoint.secret_encrypted, WebhookEndpoint.previous_secret_encrypted,
+               WebhookEndpoint.previous_secret_expires_at)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.id.in_(ids))
+    ).all()
+
+
 def _signing_secrets(row, now: datetime) -> list[str]:
-    keys = [row.secret_encrypted]
-    if row.previous_secret_encrypted is not None and row.previous_secret_expires_at > now:
-        keys.append(row.previous_secret_encrypted)
-    return [secrets.decrypt(key) for key in keys]
+    """The secrets to sign with: the current one, and the previous one until it expires. None can
+    be read after SECRET_KEY changed: then nothing is sent (an unsigned delivery would be refused)."""
+    try:
+        current = [secrets.decrypt(row.secret_encrypted)]
+    except InvalidToken:
+        return []
+    if row.previous_secret_encrypted is None or row.previous_secret_expires_at <= now:
+        return current
+    try:
+        return current + [secrets.decrypt(row.previous_secret_encrypted)]
+    except InvalidToken:
+        return current
 
 
 # -- sending ------------------------------------------------------------------------------------
@@ -158,6 +174,8 @@ class Sender:
         status_code, error = None, None
         if not host_allowed(delivery.url, list(self.settings.allowed_hosts)):
             error = "host not in WEBHOOK_ALLOWED_HOSTS: not sent"
+        elif not delivery.secrets:
+            error = "the endpoint's secret cannot be read (SECRET_KEY changed?): rotate it; not sent"
         else:
             status_code, error = self._post(delivery)
         return Outcome(delivery, attempted_at, status_code, error, int((time.monotonic() - started) * 1000))
@@ -261,14 +279,25 @@ def run(*, once: bool, stop: threading.Event) -> int:
     sent = 0
     try:
         while not stop.is_set():
-            batch = claim(settings)
-            if batch:
-                outcomes = sender.send_all(batch)
-                record(batch, outcomes, settings)
-                sent += sum(outcome is not None for outcome in outcomes)
-                db.session.remove()  # nothing kept between batches: steady memory over days
+            try:
+                batch = claim(settings)
+                if batch:
+                    outcomes = sender.send_all(batch)
+                    record(batch, outcomes, settings)
+                    sent += sum(outcome is not None for outcome in outcomes)
+            except DBAPIError:
+                if once:
+                    raise
+                # The database went away (a restart, a fail-over): wait and carry on. A batch whose
+                # results could not be written is sent again when its lease runs out.
+                log.exception("deliver-webhooks: database error; retrying in %s s", DATABASE_RETRY_SECONDS)
+                db.session.remove()
+                stop.wait(DATABASE_RETRY_SECONDS)
                 continue
-            db.session.remove()
+            finally:
+                db.session.remove()  # nothing kept between batches: steady memory over days
+            if batch:
+                continue
             if once:
                 break
             stop.wait(settings.poll_seconds)

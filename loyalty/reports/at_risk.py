@@ -78,6 +78,15 @@ def is_at_risk(member_id: str, now: datetime | None = None) -> bool:
     }).first() is not None
 
 
+def members_at_risk(now: datetime, batch_size: int):
+    """Every member at risk now, as report rows in batches by member id (run-jobs' member.at_risk).
+    Read in one statement on the main database, so that what run-jobs records follows it."""
+    candidates = _candidates(Moment.of(now)).subquery("candidates")
+    found = db.session.execute(select(candidates).order_by(candidates.c.member_id)).all()
+    for start in range(0, len(found), batch_size):
+        yield [_row(candidate) for candidate in found[start:start + batch_size]]
+
+
 def _qualifying_purchases(now, member_id=None):
     """Qualifying purchases up to now of members still in the program, with the gap to the one before."""
     previous = func.lag(epoch_us(Purchase.occurred_at)).over(partition_by=Purchase.member_id,
