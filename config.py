@@ -53,6 +53,8 @@ class Config:
     WEBHOOK_RETRY_SCHEDULE = _seconds(os.environ.get("WEBHOOK_RETRY_SCHEDULE"), [60, 300, 1800, 7200, 28800, 86400])
     # Host names (or patterns like *.example.com) endpoint URLs may name; empty: any host.
     WEBHOOK_ALLOWED_HOSTS = _csv(os.environ.get("WEBHOOK_ALLOWED_HOSTS"))
+    # Events whose deliveries are all done are forgotten (with their attempts) after this many days.
+    WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30"))
     WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
     WEBHOOK_BATCH_SIZE = int(os.environ.get("WEBHOOK_BATCH_SIZE", "100"))
     WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", "8"))

@@ -1,8 +1,10 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
+from flask import current_app
+
 from loyalty import birthdays, clock, expiry, idempotency, members, purchases, redemptions, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Redemption
-from loyalty.outbound import notices
+from loyalty.outbound import deliveries as webhook_deliveries, notices
 from loyalty.reports import at_risk
 from loyalty.program import get_program
 
@@ -88,6 +90,13 @@ def evaluate_tiers(now):
     return f"{count} members' tiers evaluated"
 
 
+def prune_webhook_history(now):
+    keep_days = current_app.config["WEBHOOK_RETENTION_DAYS"]
+    removed = webhook_deliveries.prune(now, keep_days)
+    db.session.commit()
+    return f"{removed} webhook events older than {keep_days} days forgotten"
+
+
 def warn_expiring_points(now):
     program = get_program()
     if program.expiry_policy == "none" or not notices.subscribed(notices.EXPIRING):
@@ -112,6 +121,7 @@ def warn_members_at_risk(now):
 JOBS = [
     ("idempotency keys", prune_idempotency_keys),
     ("failed logins", prune_login_failures),
+    ("webhook history", prune_webhook_history),
     ("pending points", vest_pending_points),
     ("vouchers", expire_vouchers),
     ("points expiry", expire_points),

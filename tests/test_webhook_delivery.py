@@ -233,3 +233,25 @@ def test_after_secret_key_changes_nothing_unsigned_is_sent_until_the_secret_is_r
     deliver()
     [received] = receiver.received
     assert received.headers["Loyalty-Signature"].count("v1=") == 1 and verify(received, rotated["secret"])
+
+
+def test_run_jobs_forgets_old_finished_events_but_never_pending_ones(client, admin, enroll, hook, receiver):
+    from loyalty import jobs
+    from loyalty.models import WebhookAttempt, WebhookEvent
+
+    hook()
+    with clock.frozen(clock.now() - timedelta(days=40)):
+        enroll()  # delivered below: forgotten
+        enroll()  # still pending (not due yet): kept
+    enroll()      # recent: kept
+    pending_one = sorted(db.session.execute(select(WebhookDelivery.id)).scalars())[1]
+    db.session.execute(WebhookDelivery.__table__.update().where(WebhookDelivery.id == pending_one)
+                       .values(next_attempt_at=clock.now() + timedelta(days=1)))
+    db.session.commit()
+    assert deliver() == 2
+    list(jobs.run_all())
+    db.session.expire_all()
+    events = db.session.execute(select(WebhookEvent.id)).scalars().all()
+    left = db.session.execute(select(WebhookDelivery.status)).scalars().all()
+    assert len(events) == 2 and sorted(left) == ["delivered", "pending"]
+    assert len(db.session.execute(select(WebhookAttempt.id)).scalars().all()) == 1

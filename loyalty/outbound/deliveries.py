@@ -1,7 +1,8 @@
 """Deliveries (admin): what was sent where, each attempt, retries by hand, and the queue's state."""
 import json
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select
 
 from loyalty import clock
 from loyalty.errors import Conflict, NotFound
@@ -68,3 +69,16 @@ def queue_state() -> dict:
         select(*counts, oldest_due.scalar_subquery())).one()
     return {"pending": pending_count, "due": due_count, "failed": failed_count, "oldest_due_at": oldest,
             "oldest_due_seconds": None if oldest is None else max(int((now - oldest).total_seconds()), 0)}
+
+
+def prune(now: datetime, keep_days: int) -> int:
+    """Forget events older than `keep_days` whose deliveries are all done (delivered or failed),
+    with their deliveries and attempts; returns how many events went."""
+    old = (select(WebhookEvent.id)
+           .where(WebhookEvent.created_at < now - timedelta(days=keep_days),
+                  ~exists().where(WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status == "pending"))
+           .scalar_subquery())
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.event_id.in_(old)).scalar_subquery()
+    db.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(old)))
+    return db.session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(old))).rowcount
