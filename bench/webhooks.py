@@ -175,6 +175,17 @@ def ceiling(url: str, bodies: list[bytes]) -> float:
     return len(bodies) / elapsed
 
 
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def delivering(kind: str, count: int) -> dict:
     receiver, url = start_receiver()
     try:
@@ -183,10 +194,15 @@ def delivering(kind: str, count: int) -> dict:
             bodies = seed_deliveries(app, client, admin, url, count)
             ceiling_before = ceiling(url, bodies[: count // 2])
             started = time.perf_counter()
-            result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "loyalty", "deliver-webhooks", "--once"],
-                                    cwd=ROOT, env=env, capture_output=True, text=True)
+            process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "loyalty", "deliver-webhooks", "--once"],
+                                       cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            memory = []  # (seconds, VmRSS MB) while it runs: steady, or growing with what it sent?
+            while process.poll() is None:
+                memory.append((time.perf_counter() - started, rss_mb(process.pid)))
+                time.sleep(0.1)
             elapsed = time.perf_counter() - started
-            assert result.returncode == 0, result.stderr
+            _, errors = process.communicate()
+            assert process.returncode == 0, errors
             # The deliverer's own time, without the interpreter's start: measured around the same
             # command with nothing due.
             started_empty = time.perf_counter()
@@ -197,7 +213,11 @@ def delivering(kind: str, count: int) -> dict:
             with db.connect() as connection:
                 delivered = connection.execute(
                     "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'").fetchone()[0]
-            figures = {"deliveries": count, "delivered": delivered, "seconds": elapsed, "startup_seconds": startup,
+            samples = [mb for _, mb in memory if mb]
+            quarter = max(len(samples) // 4, 1)
+            figures = {"rss_first_quarter_mb": max(samples[:quarter], default=0),
+                       "rss_last_quarter_mb": max(samples[-quarter:], default=0),
+                       "deliveries": count, "delivered": delivered, "seconds": elapsed, "startup_seconds": startup,
                        "deliveries_per_s": count / (elapsed - startup),
                        "ceiling_per_s": (ceiling_before + ceiling_after) / 2}
             figures["ratio"] = figures["deliveries_per_s"] / figures["ceiling_per_s"]
@@ -232,6 +252,8 @@ def main():
         print(f"| {kind} | deliveries/s, one deliverer ({sent['delivered']}/{sent['deliveries']} delivered) | "
               f"{sent['deliveries_per_s']:.0f} | {sent['ceiling_per_s']:.0f} (requests, no database) | "
               f"{sent['ratio']:.2f} |")
+        print(f"| {kind} | deliverer RSS, MB (first quarter of the run → last) | "
+              f"{sent['rss_first_quarter_mb']:.0f} → {sent['rss_last_quarter_mb']:.0f} | | |")
         sys.stdout.flush()
 
 
