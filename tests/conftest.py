@@ -567,3 +567,80 @@ def seeded(live_server):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     return server
+
+
+# -- outbound webhooks -----------------------------------------------------------------------------
+
+@pytest.fixture
+def webhook_receiver():
+    """A real HTTP receiver on 127.0.0.1 (tests/webhook_receiver.py) that records every request
+    and answers as told (status, delay, fail_next)."""
+    from tests.webhook_receiver import Receiver
+
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def webhook_endpoint(client, admin, program):
+    """webhook_endpoint(events=("*",), url=...) -> a new endpoint's JSON, with its secret; by
+    default at a closed port (for tests that never send)."""
+    def make(events=("*",), url="http://127.0.0.1:9/hook", **fields):
+        response = client.post("/v1/webhook-endpoints", headers=admin,
+                               json={"url": url, "events": list(events), **fields})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+    return make
+
+
+@pytest.fixture
+def webhook_settings(app):
+    """webhook_settings(retry_schedule=[...], timeout_seconds=..., ...) sets WEBHOOK_* config for
+    the test; all of the app's config is put back afterwards."""
+    saved = dict(app.config)
+
+    def change(**config):
+        app.config.update({f"WEBHOOK_{name.upper()}": value for name, value in config.items()})
+
+    yield change
+    app.config.clear()
+    app.config.update(saved)
+
+
+@pytest.fixture
+def voucher(client, admin, rich, reward):
+    """voucher(**redemption fields) -> (member, redemption JSON): vouchers of a 100-point reward for
+    one member holding 1,000 points."""
+    member, made = rich(1000), reward(name="Mug", value={"sku": "MUG"})
+
+    def issue(**fields):
+        response = client.post(f"/v1/members/{member['id']}/redemptions", headers=admin,
+                               json={"reward_id": made["id"], **fields})
+        assert response.status_code == 201, response.get_json()
+        return member, response.get_json()
+    return issue
+
+
+@pytest.fixture
+def new_shopper(client, admin, enroll, program):
+    """new_shopper() -> a Shopper for a newly enrolled member, as many as a test needs."""
+    return lambda: Shopper(client, admin, enroll())
+
+
+@pytest.fixture
+def webhook_live_shop(live_server, webhook_receiver):
+    """A LiveServer (2 workers) with an endpoint at the receiver for member.enrolled, and 40
+    members enrolled: 40 deliveries waiting. `.admin` holds admin headers."""
+    import requests
+
+    server = live_server(workers=2)
+    server.admin = server.api_key("admin")
+    created = requests.post(server.url + "/v1/webhook-endpoints", headers=server.admin, timeout=10,
+                            json={"url": webhook_receiver.url, "events": ["member.enrolled"]})
+    assert created.status_code == 201, created.text
+
+    for index in range(40):
+        response = requests.post(server.url + "/v1/members", headers=server.admin, timeout=10,
+                                 json={"external_id": f"live-{index}"})
+        assert response.status_code == 201, response.text
+    return server

@@ -3,42 +3,14 @@ import os
 import signal
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.conftest import ON_POSTGRES
+from tests.helpers import ON_POSTGRES
 from tests.live import ROOT, VENV_BIN
-from tests.webhook_receiver import Receiver
 
-EVENTS = 40
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def shop(live_server, receiver):
-    """A live server with an endpoint on the receiver and EVENTS member.enrolled events to send."""
-    server = live_server(workers=2)
-    admin = server.api_key("admin")
-    created = requests.post(server.url + "/v1/webhook-endpoints", headers=admin, timeout=10,
-                            json={"url": receiver.url, "events": ["member.enrolled"]})
-    assert created.status_code == 201, created.text
-
-    def enrol(index):
-        response = requests.post(server.url + "/v1/members", headers=admin, timeout=10,
-                                 json={"external_id": f"live-{index}"})
-        assert response.status_code == 201, response.text
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(enrol, range(EVENTS)))
-    server.admin = admin
-    return server
+EVENTS = 40  # what webhook_live_shop enrols
 
 
 def deliverer(server, *args: str, **env: str) -> subprocess.Popen:
@@ -59,53 +31,55 @@ def deliveries(server, **filters) -> list[dict]:
             return rows
 
 
-def test_two_deliverers_started_at_once_send_each_delivery_once(shop, receiver):
-    receiver.delay = 0.02  # sends overlap in time between the two processes
-    both = [deliverer(shop, "--once", WEBHOOK_BATCH_SIZE="5", WEBHOOK_CONCURRENCY="4") for _ in range(2)]
+def test_two_deliverers_started_at_once_send_each_delivery_once(webhook_live_shop, webhook_receiver):
+    webhook_receiver.delay = 0.02  # sends overlap in time between the two processes
+    both = [deliverer(webhook_live_shop, "--once", WEBHOOK_BATCH_SIZE="5", WEBHOOK_CONCURRENCY="4") for _ in range(2)]
     for process in both:
         _, errors = process.communicate(timeout=120)
         assert process.returncode == 0, errors
-    ids = receiver.event_ids()
+    ids = webhook_receiver.event_ids()
     assert len(ids) == EVENTS and len(set(ids)) == EVENTS
-    assert {row["status"] for row in deliveries(shop)} == {"delivered"}
-    assert all(row["attempts"] == 1 for row in deliveries(shop))
+    assert {row["status"] for row in deliveries(webhook_live_shop)} == {"delivered"}
+    assert all(row["attempts"] == 1 for row in deliveries(webhook_live_shop))
 
 
-def test_sigterm_lets_the_sends_in_flight_finish_and_be_recorded(shop, receiver):
-    receiver.delay = 1.5
-    process = deliverer(shop, WEBHOOK_BATCH_SIZE="100", WEBHOOK_CONCURRENCY="8")
-    _wait_for(lambda: len(receiver.received) >= 8)
+def test_sigterm_lets_the_sends_in_flight_finish_and_be_recorded(webhook_live_shop, webhook_receiver):
+    webhook_receiver.delay = 1.5
+    process = deliverer(webhook_live_shop, WEBHOOK_BATCH_SIZE="100", WEBHOOK_CONCURRENCY="8")
+    _wait_for(lambda: len(webhook_receiver.received) >= 8)
     process.send_signal(signal.SIGTERM)
     output, errors = process.communicate(timeout=30)
     assert process.returncode == 0, errors
-    in_flight = len(receiver.received)
+    in_flight = len(webhook_receiver.received)
     assert 8 <= in_flight < EVENTS  # the sends begun finished; the rest of the batch was left
-    rows = deliveries(shop)
+    rows = deliveries(webhook_live_shop)
     delivered = [row for row in rows if row["status"] == "delivered"]
-    assert len(delivered) == in_flight == len(set(receiver.event_ids()))
+    assert len(delivered) == in_flight == len(set(webhook_receiver.event_ids()))
     assert f"{in_flight} attempt(s)" in output
     left = [row for row in rows if row["status"] == "pending"]
     assert len(left) == EVENTS - in_flight and all(row["attempts"] == 0 for row in left)
-    queue = requests.get(shop.url + "/v1/webhook-queue", headers=shop.admin, timeout=10).json()
+    queue = requests.get(webhook_live_shop.url + "/v1/webhook-queue", headers=webhook_live_shop.admin,
+                         timeout=10).json()
     assert queue["due"] == len(left)  # released for the next deliverer, not leased away
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="kill -9 mid-batch is checked on PostgreSQL")
-def test_a_deliverer_killed_mid_batch_loses_nothing(shop, receiver):
-    receiver.delay = 3
-    killed = deliverer(shop, WEBHOOK_BATCH_SIZE="10", WEBHOOK_CONCURRENCY="10", WEBHOOK_LEASE_SECONDS="4")
-    _wait_for(lambda: len(receiver.received) >= 5)
+def test_a_deliverer_killed_mid_batch_loses_nothing(webhook_live_shop, webhook_receiver):
+    webhook_receiver.delay = 3
+    killed = deliverer(webhook_live_shop, WEBHOOK_BATCH_SIZE="10", WEBHOOK_CONCURRENCY="10",
+                       WEBHOOK_LEASE_SECONDS="4")
+    _wait_for(lambda: len(webhook_receiver.received) >= 5)
     os.kill(killed.pid, signal.SIGKILL)
     killed.communicate(timeout=10)
-    interrupted = set(receiver.event_ids())
-    receiver.delay = 0
+    interrupted = set(webhook_receiver.event_ids())
+    webhook_receiver.delay = 0
     time.sleep(4.5)  # the dead deliverer's lease runs out
-    rescue = deliverer(shop, "--once")
+    rescue = deliverer(webhook_live_shop, "--once")
     _, errors = rescue.communicate(timeout=120)
     assert rescue.returncode == 0, errors
-    assert {row["status"] for row in deliveries(shop)} == {"delivered"}
-    sent = receiver.event_ids()
-    assert set(sent) == {row["event_id"] for row in deliveries(shop)} and len(set(sent)) == EVENTS
+    assert {row["status"] for row in deliveries(webhook_live_shop)} == {"delivered"}
+    sent = webhook_receiver.event_ids()
+    assert set(sent) == {row["event_id"] for row in deliveries(webhook_live_shop)} and len(set(sent)) == EVENTS
     assert interrupted <= set(sent) and len(sent) == EVENTS + len(interrupted)  # those were sent again
 
 

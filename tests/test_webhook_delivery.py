@@ -13,36 +13,6 @@ from loyalty.outbound import deliverer
 from tests.webhook_receiver import Receiver
 
 
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(app):
-    """settings(**config) sets WEBHOOK_* config for the test and puts it back afterwards."""
-    saved = dict(app.config)
-
-    def change(**config):
-        app.config.update({f"WEBHOOK_{name.upper()}": value for name, value in config.items()})
-
-    yield change
-    app.config.clear()
-    app.config.update(saved)
-
-
-@pytest.fixture
-def hook(client, admin, receiver, program):
-    """hook(events=["*"], url=receiver.url) -> a created endpoint (with its secret)."""
-    def make(events=("*",), url=None):
-        response = client.post("/v1/webhook-endpoints", headers=admin,
-                               json={"url": url or receiver.url, "events": list(events)})
-        assert response.status_code == 201
-        return response.get_json()
-    return make
-
-
 def deliver(later_seconds: float = 0) -> int:
     """Run the deliverer once, optionally with the clock `later_seconds` ahead."""
     with clock.frozen(clock.now() + timedelta(seconds=later_seconds)):
@@ -60,11 +30,11 @@ def verify(received, secret):
                                                  secret, tolerance=300)
 
 
-def test_a_delivery_is_signed_as_stripe_signs_and_recorded(client, admin, enroll, hook, receiver):
-    endpoint = hook()
+def test_a_delivery_is_signed_as_stripe_signs_and_recorded(client, admin, enroll, webhook_endpoint, webhook_receiver):
+    endpoint = webhook_endpoint(url=webhook_receiver.url)
     member = enroll()
     assert deliver() == 1
-    [received] = receiver.received
+    [received] = webhook_receiver.received
     assert received.headers["Content-Type"] == "application/json"
     assert verify(received, endpoint["secret"])
     with pytest.raises(stripe.SignatureVerificationError):
@@ -78,14 +48,15 @@ def test_a_delivery_is_signed_as_stripe_signs_and_recorded(client, admin, enroll
     assert shown["event"] == received.event and shown["delivered_at"] is not None
     assert [(a["status_code"], a["error"]) for a in shown["attempt_log"]] == [(200, None)]
     assert deliver() == 0  # nothing is sent twice
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
 
 
-def test_failures_are_retried_on_the_schedule_then_failed(client, admin, enroll, hook, receiver, settings):
-    settings(retry_schedule=[10, 20])
-    hook()
+def test_failures_are_retried_on_the_schedule_then_failed(client, admin, enroll, webhook_endpoint, webhook_receiver,
+                                                          webhook_settings):
+    webhook_settings(retry_schedule=[10, 20])
+    webhook_endpoint(url=webhook_receiver.url)
     enroll()
-    receiver.status = 503
+    webhook_receiver.status = 503
     deliver()
     first = only_delivery()
     assert (first.status, first.attempts, first.last_status_code, first.last_error) == (
@@ -99,33 +70,34 @@ def test_failures_are_retried_on_the_schedule_then_failed(client, admin, enroll,
     failed_id = failed.id
     assert deliver(later_seconds=10**5) == 0
 
-    receiver.status = 200
+    webhook_receiver.status = 200
     retried = client.post(f"/v1/webhook-deliveries/{failed_id}/retry", headers=admin).get_json()
     assert retried["status"] == "pending" and retried["attempts"] == 3
     assert deliver() == 1
     assert (only_delivery().status, only_delivery().attempts) == ("delivered", 4)
-    assert len(receiver.received) == 4 and len(set(receiver.event_ids())) == 1
+    assert len(webhook_receiver.received) == 4 and len(set(webhook_receiver.event_ids())) == 1
 
     again = client.post(f"/v1/webhook-deliveries/{failed_id}/retry", headers=admin)  # a delivered one
     assert again.status_code == 200 and deliver() == 1
-    assert (only_delivery().status, only_delivery().attempts, len(receiver.received)) == ("delivered", 5, 5)
+    assert (only_delivery().status, only_delivery().attempts, len(webhook_receiver.received)) == ("delivered", 5, 5)
 
 
-def test_a_receiver_that_recovers_gets_it_on_the_next_try(enroll, hook, receiver, settings):
-    settings(retry_schedule=[1])
-    hook()
+def test_a_receiver_that_recovers_gets_it_on_the_next_try(enroll, webhook_endpoint, webhook_receiver,
+                                                         webhook_settings):
+    webhook_settings(retry_schedule=[1])
+    webhook_endpoint(url=webhook_receiver.url)
     enroll()
-    receiver.fail_next = 1
+    webhook_receiver.fail_next = 1
     deliver()
     deliver(later_seconds=2)
     assert only_delivery().status == "delivered" and only_delivery().attempts == 2
 
 
-def test_a_refused_connection_is_a_failed_attempt(client, admin, enroll, hook, settings):
-    settings(retry_schedule=[60])
+def test_a_refused_connection_is_a_failed_attempt(client, admin, enroll, webhook_endpoint, webhook_settings):
+    webhook_settings(retry_schedule=[60])
     with Receiver() as closed:
         url = closed.url
-    hook(url=url)
+    webhook_endpoint(url=url)
     enroll()
     deliver()
     delivery = only_delivery()
@@ -135,61 +107,62 @@ def test_a_refused_connection_is_a_failed_attempt(client, admin, enroll, hook, s
     assert attempt["status_code"] is None and attempt["error"].startswith("connection failed")
 
 
-def test_a_time_out_is_a_failed_attempt(enroll, hook, receiver, settings):
-    settings(retry_schedule=[60], timeout_seconds=0.3)
-    hook()
+def test_a_time_out_is_a_failed_attempt(enroll, webhook_endpoint, webhook_receiver, webhook_settings):
+    webhook_settings(retry_schedule=[60], timeout_seconds=0.3)
+    webhook_endpoint(url=webhook_receiver.url)
     enroll()
-    receiver.delay = 1.0
+    webhook_receiver.delay = 1.0
     deliver()
     delivery = only_delivery()
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "timed out after 0.3 s")
 
 
-def test_during_a_rotation_both_secrets_sign(client, admin, enroll, hook, receiver):
-    endpoint = hook()
+def test_during_a_rotation_both_secrets_sign(client, admin, enroll, webhook_endpoint, webhook_receiver):
+    endpoint = webhook_endpoint(url=webhook_receiver.url)
     path = f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret"
     rotated = client.post(path, headers=admin, json={"expire_previous_in_hours": 1}).get_json()
     enroll()
     deliver()
-    [received] = receiver.received
+    [received] = webhook_receiver.received
     assert received.headers["Loyalty-Signature"].count("v1=") == 2
     assert verify(received, endpoint["secret"]) and verify(received, rotated["secret"])
 
     final = client.post(path, headers=admin, json={"expire_previous_in_hours": 0}).get_json()
     enroll()
     deliver()
-    latest = receiver.received[-1]
+    latest = webhook_receiver.received[-1]
     assert latest.headers["Loyalty-Signature"].count("v1=") == 1 and verify(latest, final["secret"])
     for old in (endpoint["secret"], rotated["secret"]):
         with pytest.raises(stripe.SignatureVerificationError):
             verify(latest, old)
 
 
-def test_the_previous_secret_stops_signing_when_it_expires(client, admin, enroll, hook, receiver):
-    endpoint = hook()
+def test_the_previous_secret_stops_signing_when_it_expires(client, admin, enroll, webhook_endpoint, webhook_receiver):
+    endpoint = webhook_endpoint(url=webhook_receiver.url)
     rotated = client.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=admin,
                           json={"expire_previous_in_hours": 1}).get_json()
     enroll()
     deliver(later_seconds=3601)
-    [received] = receiver.received
+    [received] = webhook_receiver.received
     assert received.headers["Loyalty-Signature"].count("v1=") == 1 and verify(received, rotated["secret"])
 
 
-def test_a_disabled_endpoint_gets_nothing_until_enabled_and_a_deleted_one_nothing(client, admin, enroll, hook,
-                                                                                  receiver):
-    paused, deleted = hook(), hook()
+def test_a_disabled_endpoint_gets_nothing_until_enabled_and_a_deleted_one_nothing(
+        client, admin, enroll, webhook_endpoint, webhook_receiver):
+    paused, deleted = webhook_endpoint(url=webhook_receiver.url), webhook_endpoint(url=webhook_receiver.url)
     enroll()
     client.patch(f"/v1/webhook-endpoints/{paused['id']}", headers=admin, json={"active": False})
     client.delete(f"/v1/webhook-endpoints/{deleted['id']}", headers=admin)
     enroll()
-    assert deliver() == 0 and receiver.received == []
+    assert deliver() == 0 and webhook_receiver.received == []
     client.patch(f"/v1/webhook-endpoints/{paused['id']}", headers=admin, json={"active": True})
     assert deliver() == 1  # the first enrolment's, kept while it was disabled; the second made none
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
 
 
-def test_a_delivery_to_a_deleted_endpoint_cannot_be_retried(client, admin, enroll, hook, receiver):
-    endpoint = hook()
+def test_a_delivery_to_a_deleted_endpoint_cannot_be_retried(client, admin, enroll, webhook_endpoint,
+                                                            webhook_receiver):
+    endpoint = webhook_endpoint(url=webhook_receiver.url)
     enroll()
     deliver()
     delivery = only_delivery()
@@ -198,19 +171,19 @@ def test_a_delivery_to_a_deleted_endpoint_cannot_be_retried(client, admin, enrol
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "endpoint_deleted"
 
 
-def test_a_host_taken_off_the_allow_list_is_not_sent_to(enroll, hook, receiver, settings):
-    settings(retry_schedule=[60])
-    hook()
+def test_a_host_taken_off_the_allow_list_is_not_sent_to(enroll, webhook_endpoint, webhook_receiver, webhook_settings):
+    webhook_settings(retry_schedule=[60])
+    webhook_endpoint(url=webhook_receiver.url)
     enroll()
-    settings(allowed_hosts=["hooks.example.com"])
+    webhook_settings(allowed_hosts=["hooks.example.com"])
     deliver()
-    assert receiver.received == []
+    assert webhook_receiver.received == []
     assert only_delivery().last_error == "host not in WEBHOOK_ALLOWED_HOSTS: not sent"
 
 
-def test_the_queue_shows_what_waits(client, admin, enroll, hook, receiver, settings):
-    settings(retry_schedule=[60])
-    hook()
+def test_the_queue_shows_what_waits(client, admin, enroll, webhook_endpoint, webhook_receiver, webhook_settings):
+    webhook_settings(retry_schedule=[60])
+    webhook_endpoint(url=webhook_receiver.url)
     with clock.frozen(clock.now() - timedelta(seconds=30)):
         enroll()
     queue = client.get("/v1/webhook-queue", headers=admin).get_json()
@@ -220,26 +193,27 @@ def test_the_queue_shows_what_waits(client, admin, enroll, hook, receiver, setti
 
 
 def test_after_secret_key_changes_nothing_unsigned_is_sent_until_the_secret_is_rotated(
-        app, client, admin, enroll, hook, receiver, settings):
-    settings(retry_schedule=[60])
-    endpoint = hook()
+        app, client, admin, enroll, webhook_endpoint, webhook_receiver, webhook_settings):
+    webhook_settings(retry_schedule=[60])
+    endpoint = webhook_endpoint(url=webhook_receiver.url)
     enroll()
     app.config["SECRET_KEY"] = "a-new-secret-key"  # restored by `settings`
     deliver()
-    assert receiver.received == [] and "rotate it" in only_delivery().last_error
+    assert webhook_receiver.received == [] and "rotate it" in only_delivery().last_error
     rotated = client.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=admin,
                           json={"expire_previous_in_hours": 24}).get_json()
     client.post(f"/v1/webhook-deliveries/{only_delivery().id}/retry", headers=admin)
     deliver()
-    [received] = receiver.received
+    [received] = webhook_receiver.received
     assert received.headers["Loyalty-Signature"].count("v1=") == 1 and verify(received, rotated["secret"])
 
 
-def test_run_jobs_forgets_old_finished_events_but_never_pending_ones(client, admin, enroll, hook, receiver):
+def test_run_jobs_forgets_old_finished_events_but_never_pending_ones(client, admin, enroll, webhook_endpoint,
+                                                                    webhook_receiver):
     from loyalty import jobs
     from loyalty.models import WebhookAttempt, WebhookEvent
 
-    hook()
+    webhook_endpoint(url=webhook_receiver.url)
     with clock.frozen(clock.now() - timedelta(days=40)):
         enroll()  # delivered below: forgotten
         enroll()  # still pending (not due yet): kept

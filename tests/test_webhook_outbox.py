@@ -5,27 +5,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, select
 
-from loyalty import clock, jobs
+from loyalty import clock
 from loyalty.extensions import db
 from loyalty.models import WebhookDelivery, WebhookEvent
 from loyalty.outbound import secrets
+from tests.helpers import run_jobs, stamp
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def endpoint(client, admin):
-    """endpoint(events=["*"], url=...) -> the created endpoint's JSON (with its secret)."""
-    def make(events=("*",), url="http://127.0.0.1:9/hook", **fields):
-        response = client.post("/v1/webhook-endpoints", headers=admin,
-                               json={"url": url, "events": list(events), **fields})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-    return make
 
 
 def events_recorded(event_type=None) -> list[dict]:
@@ -46,16 +32,6 @@ def types_recorded() -> list[str]:
     return [recorded["type"] for recorded in events_recorded()]
 
 
-@pytest.fixture
-def silver_at_500(client, admin, program):
-    """Bronze (entry, ×1) and Silver at 500 qualifying points."""
-    for key, threshold in (("bronze", 0), ("silver", 500)):
-        response = client.post("/v1/tiers", headers=admin, json={
-            "key": key, "name": key.title(), "min_qualifying_points": threshold, "multiplier": "1"})
-        assert response.status_code == 201
-    list(jobs.run_all())
-
-
 def buy(client, headers, member_id, dollars, order_id, occurred_at=None):
     body = {"member_id": member_id, "order_id": order_id, "amount": dollars * 100, "currency": "usd"}
     if occurred_at is not None:
@@ -65,8 +41,8 @@ def buy(client, headers, member_id, dollars, order_id, occurred_at=None):
 
 # -- endpoints ---------------------------------------------------------------------------------
 
-def test_an_endpoint_is_created_with_a_secret_shown_once(client, admin, endpoint):
-    created = endpoint(events=["member.enrolled", "points.expired"], description="CRM")
+def test_an_endpoint_is_created_with_a_secret_shown_once(client, admin, webhook_endpoint):
+    created = webhook_endpoint(events=["member.enrolled", "points.expired"], description="CRM")
     assert created["secret"].startswith("whsec_")
     assert created["events"] == ["member.enrolled", "points.expired"]
     assert created["active"] is True and created["description"] == "CRM"
@@ -76,9 +52,9 @@ def test_an_endpoint_is_created_with_a_secret_shown_once(client, admin, endpoint
     assert [row["id"] for row in listed] == [created["id"]]
 
 
-def test_the_secret_is_stored_encrypted(endpoint):
+def test_the_secret_is_stored_encrypted(webhook_endpoint):
     from loyalty.models import WebhookEndpoint
-    created = endpoint()
+    created = webhook_endpoint()
     stored = db.session.get(WebhookEndpoint, created["id"]).secret_encrypted
     assert created["secret"].encode() not in stored
     assert secrets.decrypt(stored) == created["secret"]
@@ -112,15 +88,15 @@ def test_the_allow_list_setting_refuses_other_hosts(app, client, admin):
     assert [response.status_code for response in allowed] == [201, 201]
 
 
-def test_endpoints_are_admin_only(client, storefront, endpoint):
-    created = endpoint()
+def test_endpoints_are_admin_only(client, storefront, webhook_endpoint):
+    created = webhook_endpoint()
     for method, path in (("get", "/v1/webhook-endpoints"), ("get", f"/v1/webhook-endpoints/{created['id']}"),
                          ("get", "/v1/webhook-deliveries"), ("get", "/v1/webhook-queue")):
         assert getattr(client, method)(path, headers=storefront).status_code == 403
 
 
-def test_update_disable_and_delete(client, admin, endpoint):
-    created = endpoint()
+def test_update_disable_and_delete(client, admin, webhook_endpoint):
+    created = webhook_endpoint()
     path = f"/v1/webhook-endpoints/{created['id']}"
     changed = client.patch(path, headers=admin, json={
         "url": "https://example.com/new", "events": ["points.expired", "points.expired"],
@@ -135,8 +111,8 @@ def test_update_disable_and_delete(client, admin, endpoint):
     assert client.get("/v1/webhook-endpoints", headers=admin).get_json()["data"] == []
 
 
-def test_rotation_gives_a_new_secret_and_keeps_the_old_one_a_while(client, admin, endpoint):
-    created = endpoint()
+def test_rotation_gives_a_new_secret_and_keeps_the_old_one_a_while(client, admin, webhook_endpoint):
+    created = webhook_endpoint()
     path = f"/v1/webhook-endpoints/{created['id']}/rotate-secret"
     with clock.frozen(T0):
         rotated = client.post(path, headers=admin, json={"expire_previous_in_hours": 2}).get_json()
@@ -151,9 +127,9 @@ def test_rotation_gives_a_new_secret_and_keeps_the_old_one_a_while(client, admin
 
 # -- the outbox ----------------------------------------------------------------------------------
 
-def test_enrolment_records_member_enrolled_with_the_member_as_the_api_shows_it(client, admin, enroll, program,
-                                                                                endpoint):
-    hook = endpoint(events=["member.enrolled"])
+def test_enrolment_records_member_enrolled_with_the_member_as_the_api_shows_it(client, admin, enroll,
+                                                                                webhook_endpoint):
+    hook = webhook_endpoint(events=["member.enrolled"])
     member = enroll(email="ann@example.com")
     [recorded] = events_recorded()
     assert recorded["type"] == "member.enrolled" and recorded["id"].startswith("evt_")
@@ -163,26 +139,27 @@ def test_enrolment_records_member_enrolled_with_the_member_as_the_api_shows_it(c
         hook["id"], recorded["id"], "pending", 0)
 
 
-def test_a_refused_enrolment_records_nothing(client, admin, enroll, program, endpoint):
-    endpoint()
+def test_a_refused_enrolment_records_nothing(client, admin, enroll, program, webhook_endpoint):
+    webhook_endpoint()
     enroll(external_id="twice")
     assert client.post("/v1/members", json={"external_id": "twice"}, headers=admin).status_code == 409
     assert types_recorded() == ["member.enrolled"]
 
 
-def test_one_delivery_per_subscribed_active_endpoint(client, admin, enroll, program, endpoint):
-    everything, enrolments, other = endpoint(), endpoint(events=["member.enrolled"]), endpoint(events=["points.expired"])
-    disabled = endpoint()
+def test_one_delivery_per_subscribed_active_endpoint(client, admin, enroll, program, webhook_endpoint):
+    everything, enrolments = webhook_endpoint(), webhook_endpoint(events=["member.enrolled"])
+    other = webhook_endpoint(events=["points.expired"])
+    disabled = webhook_endpoint()
     client.patch(f"/v1/webhook-endpoints/{disabled['id']}", headers=admin, json={"active": False})
-    deleted = endpoint()
+    deleted = webhook_endpoint()
     client.delete(f"/v1/webhook-endpoints/{deleted['id']}", headers=admin)
     enroll()
     assert sorted(delivery.endpoint_id for delivery in deliveries()) == sorted([everything["id"], enrolments["id"]])
     assert other["id"] not in {delivery.endpoint_id for delivery in deliveries()}
 
 
-def test_a_tier_change_is_recorded_once_and_not_for_the_first_tier(client, admin, enroll, silver_at_500, endpoint):
-    endpoint()
+def test_a_tier_change_is_recorded_once_and_not_for_the_first_tier(client, admin, enroll, ladder, webhook_endpoint):
+    webhook_endpoint()
     member = enroll()
     with clock.frozen(T0):
         buy(client, admin, member["id"], 100, "o1", T0)
@@ -194,14 +171,13 @@ def test_a_tier_change_is_recorded_once_and_not_for_the_first_tier(client, admin
     assert types_recorded() == ["member.enrolled", "member.tier_changed"]
 
 
-def test_a_downgrade_is_recorded_with_direction_down(client, admin, enroll, silver_at_500, endpoint):
-    endpoint(events=["member.tier_changed"])
+def test_a_downgrade_is_recorded_with_direction_down(client, admin, enroll, ladder, webhook_endpoint):
+    webhook_endpoint(events=["member.tier_changed"])
     member = enroll()
     with clock.frozen(T0):
         buy(client, admin, member["id"], 600, "o1", T0)
     later = T0 + timedelta(days=800)
-    with clock.frozen(later):
-        list(jobs.run_all())
+    run_jobs(later)
     changes = [recorded["data"]["object"] for recorded in events_recorded("member.tier_changed")]
     assert [(change["from"], change["to"], change["direction"]) for change in changes] == [
         ("bronze", "silver", "up"), ("silver", "bronze", "down")]
@@ -225,8 +201,8 @@ def _statements_during(work) -> list[str]:
 
 
 def test_an_earn_costs_nothing_extra_unless_it_emits_an_event_and_then_one_statement(
-        client, admin, enroll, silver_at_500, endpoint):
-    endpoint()
+        client, admin, enroll, ladder, webhook_endpoint):
+    webhook_endpoint()
     member = enroll()
     with clock.frozen(T0):
         buy(client, admin, member["id"], 10, "warm", T0)  # settings read and kept
@@ -237,10 +213,10 @@ def test_an_earn_costs_nothing_extra_unless_it_emits_an_event_and_then_one_state
         next(statement for statement in crossing if statement.startswith("INSERT INTO webhook_events"))]
 
 
-def test_a_rolled_back_change_records_nothing(client, admin, enroll, silver_at_500, endpoint):
+def test_a_rolled_back_change_records_nothing(client, admin, enroll, ladder, webhook_endpoint):
     from loyalty import members as member_domain
     from loyalty.actors import SYSTEM
-    endpoint()
+    webhook_endpoint()
     db.session.commit()
     try:
         member_domain.enroll({"external_id": "rolled-back"}, SYSTEM)
@@ -250,25 +226,8 @@ def test_a_rolled_back_change_records_nothing(client, admin, enroll, silver_at_5
     assert types_recorded() == [] and deliveries() == []
 
 
-@pytest.fixture
-def voucher(client, admin, enroll, program):
-    """voucher(**redemption fields) -> (member, redemption JSON), for a member with 1,000 points."""
-    reward = client.post("/v1/rewards", headers=admin, json={
-        "name": "Mug", "cost_points": 100, "kind": "free_item", "value": {"sku": "MUG"}}).get_json()
-    member = enroll()
-    client.post(f"/v1/members/{member['id']}/adjustments", headers=admin, json={"points": 1000, "reason": "test"})
-
-    def make(**fields):
-        response = client.post(f"/v1/members/{member['id']}/redemptions", headers=admin,
-                               json={"reward_id": reward["id"], **fields})
-        assert response.status_code == 201, response.get_json()
-        return member, response.get_json()
-    make.reward = reward
-    return make
-
-
-def test_redemption_events_carry_the_redemption_as_the_api_shows_it(client, admin, voucher, endpoint):
-    endpoint(events=["redemption.issued", "redemption.used", "redemption.voided"])
+def test_redemption_events_carry_the_redemption_as_the_api_shows_it(client, admin, voucher, webhook_endpoint):
+    webhook_endpoint(events=["redemption.issued", "redemption.used", "redemption.voided"])
     _, used = voucher()
     client.post(f"/v1/redemptions/{used['code']}/use", headers=admin, json={})
     assert client.post(f"/v1/redemptions/{used['code']}/use", headers=admin, json={}).status_code == 409
@@ -283,15 +242,15 @@ def test_redemption_events_carry_the_redemption_as_the_api_shows_it(client, admi
     assert events_recorded("redemption.voided")[0]["data"]["object"] == shown
 
 
-def test_use_now_records_issued_then_used(client, admin, voucher, endpoint):
-    endpoint()
+def test_use_now_records_issued_then_used(client, admin, voucher, webhook_endpoint):
+    webhook_endpoint()
     voucher(use_now=True)
     assert [t for t in types_recorded() if t.startswith("redemption.")] == ["redemption.issued", "redemption.used"]
 
 
-def test_a_refused_redemption_records_nothing(client, admin, voucher, endpoint):
+def test_a_refused_redemption_records_nothing(client, admin, voucher, webhook_endpoint):
     member, _ = voucher()
-    endpoint()
+    webhook_endpoint()
     before = types_recorded()
     expensive = client.post("/v1/rewards", headers=admin, json={
         "name": "Car", "cost_points": 10**6, "kind": "custom", "value": {}}).get_json()
@@ -301,14 +260,13 @@ def test_a_refused_redemption_records_nothing(client, admin, voucher, endpoint):
     assert types_recorded() == before and deliveries() == []
 
 
-def test_an_expired_voucher_and_expired_points_are_recorded_once(client, admin, voucher, endpoint):
+def test_an_expired_voucher_and_expired_points_are_recorded_once(client, admin, voucher, webhook_endpoint):
     member, _ = voucher()
-    endpoint()
+    webhook_endpoint()
     client.patch("/v1/program", headers=admin, json={"expiry_policy": "inactivity", "expiry_days": 30})
     later = clock.now() + timedelta(days=400)
-    with clock.frozen(later):
-        list(jobs.run_all())
-        list(jobs.run_all())
+    run_jobs(later)
+    run_jobs(later)
     [expired_voucher] = events_recorded("redemption.expired")
     assert expired_voucher["data"]["object"]["status"] == "expired"
     [expired] = events_recorded("points.expired")
@@ -324,8 +282,8 @@ def test_expiring_notice_days_is_a_program_setting(client, admin, program):
 
 # -- deliveries API -------------------------------------------------------------------------------
 
-def test_deliveries_are_listed_filtered_shown_and_retried(client, admin, enroll, program, endpoint):
-    first, second = endpoint(), endpoint(events=["member.enrolled"])
+def test_deliveries_are_listed_filtered_shown_and_retried(client, admin, enroll, program, webhook_endpoint):
+    first, second = webhook_endpoint(), webhook_endpoint(events=["member.enrolled"])
     enroll()
     enroll()
     listed = client.get("/v1/webhook-deliveries", headers=admin).get_json()["data"]
@@ -353,8 +311,8 @@ def test_deliveries_are_listed_filtered_shown_and_retried(client, admin, enroll,
     assert queue["pending"] == 4 and queue["failed"] == 0 and queue["due"] >= 1
 
 
-def test_deleting_an_endpoint_drops_its_pending_deliveries(client, admin, enroll, program, endpoint):
-    kept, dropped = endpoint(), endpoint()
+def test_deleting_an_endpoint_drops_its_pending_deliveries(client, admin, enroll, program, webhook_endpoint):
+    kept, dropped = webhook_endpoint(), webhook_endpoint()
     enroll()
     client.delete(f"/v1/webhook-endpoints/{dropped['id']}", headers=admin)
     assert [delivery.endpoint_id for delivery in deliveries()] == [kept["id"]]
