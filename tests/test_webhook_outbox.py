@@ -316,3 +316,22 @@ def test_deleting_an_endpoint_drops_its_pending_deliveries(client, admin, enroll
     enroll()
     client.delete(f"/v1/webhook-endpoints/{dropped['id']}", headers=admin)
     assert [delivery.endpoint_id for delivery in deliveries()] == [kept["id"]]
+
+
+def test_case_and_feedback_events_carry_them_as_the_api_shows_them(client, admin, enroll, webhook_endpoint):
+    webhook_endpoint(events=["case.opened", "case.resolved", "feedback.received"])
+    member = enroll()
+    opened = client.post(f"/v1/members/{member['id']}/cases", headers=admin,
+                         json={"subject": "Late parcel", "category": "delivery"}).get_json()
+    resolved = client.post(f"/v1/cases/{opened['id']}/resolve", headers=admin, json={"resolution": "Refunded"})
+    assert resolved.status_code == 200
+    assert client.post(f"/v1/cases/{opened['id']}/resolve", headers=admin,
+                       json={"resolution": "Again"}).status_code == 409
+    feedback = client.post(f"/v1/members/{member['id']}/feedback", headers=admin,
+                           json={"kind": "csat", "score": 5}).get_json()
+    assert [e["type"] for e in events_recorded() if not e["type"].startswith("member.")] == [
+        "case.opened", "case.resolved", "feedback.received"]
+    assert events_recorded("case.opened")[0]["data"]["object"]["status"] == "open"
+    assert events_recorded("case.resolved")[0]["data"]["object"] == resolved.get_json()
+    assert events_recorded("feedback.received")[0]["data"]["object"] == feedback
+    assert len(deliveries()) == 3

@@ -43,6 +43,8 @@ def register_event_shapes() -> None:
     """Webhook events show objects as the API shows them (loyalty.outbound.events)."""
     events.show_as("member", members.MemberSchema().dump)
     events.show_as("redemption", redemptions.RedemptionSchema().dump)
+    events.show_as("case", service.CaseSchema().dump)
+    events.show_as("feedback", service.FeedbackSchema().dump)
 
 
 RESOURCE_BLUEPRINTS = {blueprint.name for blueprint in BLUEPRINTS}

@@ -14,6 +14,7 @@ from loyalty.actors import Actor
 from loyalty.errors import CaseOpen, CaseResolved, Forbidden, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import Case, CaseEvent, CaseReply, Staff
+from loyalty.outbound import events as outbox
 from loyalty.program import get_program
 from loyalty.service.common import (active_member, check_purchase, default_channel, load_with_author, moment,
                                    with_author_name)
@@ -33,6 +34,7 @@ def open_case(member_id: str, fields: dict, actor: Actor) -> Case:
         actor_type=actor.type, actor_id=actor.id)
     db.session.add(case)
     db.session.flush()
+    outbox.record_object("case.opened", "case", case)
     return case
 
 
@@ -106,6 +108,7 @@ def resolve(case_id: str, resolution: str, actor: Actor, *, goodwill_points: int
                              actor_type=actor.type, actor_id=actor.id, goodwill_points=goodwill_points,
                              resolution=resolution, ledger_entry_id=entry.id if entry else None))
     db.session.flush()
+    outbox.record_object("case.resolved", "case", case)
     return case
 
 

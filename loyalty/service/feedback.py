@@ -6,6 +6,7 @@ from loyalty.actors import Actor
 from loyalty.errors import FeedbackExists
 from loyalty.extensions import db
 from loyalty.models import Feedback
+from loyalty.outbound import events as outbox
 from loyalty.service.common import active_member, check_purchase, default_channel, moment
 
 SCORES = {"csat": range(1, 6), "nps": range(0, 11)}
@@ -32,6 +33,7 @@ def record_feedback(member_id: str, kind: str, score: int, actor: Actor, *, purc
             db.session.add(feedback)
     except IntegrityError:
         raise FeedbackExists(purchase_id=purchase_id, kind=kind) from None
+    outbox.record_object("feedback.received", "feedback", feedback)
     return feedback
 
 
