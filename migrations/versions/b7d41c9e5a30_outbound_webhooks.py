@@ -5,7 +5,7 @@ The trigger's SQL is the same as loyalty/models/triggers.py (FAN_OUT), copied so
 revision does not change when the application does.
 
 Revision ID: b7d41c9e5a30
-Revises: b41c9e2f7a10
+Revises: b7d41e09c3f2
 Create Date: 2026-12-04 16:08:30.758722
 
 """
@@ -17,7 +17,7 @@ import loyalty.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'b7d41c9e5a30'
-down_revision = 'b41c9e2f7a10'
+down_revision = 'b7d41e09c3f2'
 branch_labels = None
 depends_on = None
 
