@@ -105,9 +105,11 @@ class DeliveryDetailSchema(DeliverySchema):
 
 
 class DeliveryQueryArgsSchema(PageArgsSchema):
-    endpoint_id = ma.fields.String()
-    status = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATUSES))
-    event_type = ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES))
+    endpoint_id = ma.fields.String(metadata={"description": "Only deliveries to this endpoint"})
+    status = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATUSES),
+                              metadata={"description": "Only deliveries in this status: pending, delivered or failed"})
+    event_type = ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES),
+                                  metadata={"description": "Only deliveries of this event type"})
 
 
 class QueueSchema(ma.Schema):
