@@ -60,6 +60,11 @@ class RefundExceedsPurchase(LoyaltyError):
     status, code, message = 422, "refund_exceeds_purchase", "The refund is more than what is left of the purchase."
 
 
+class RefundInStripe(Conflict):
+    code, message = ("refund_in_stripe",
+                     "This purchase was paid through Stripe: refund it in Stripe, and its events bring the refund.")
+
+
 class MemberInactive(Conflict):
     code, message = "member_inactive", "The member is not active."
 

@@ -6,9 +6,10 @@ from sqlalchemy import select, update
 
 from loyalty import campaigns, clock, earning, ledger, tiers
 from loyalty.actors import SYSTEM, Actor
-from loyalty.errors import MemberInactive, NotFound, OrderExists, RefundExceedsPurchase
+from loyalty.errors import (MemberInactive, NotFound, OrderExists, RefundExceedsPurchase, RefundInStripe,
+                            ValidationFailed)
 from loyalty.direct_sql import add_unless_exists
-from loyalty.extensions import db
+from loyalty.extensions import db, insert_unless_exists
 from loyalty.ids import new_id
 from loyalty.models import Member, Purchase, Refund
 from loyalty.program import earn_rate, program_row
@@ -17,6 +18,17 @@ from loyalty.program import earn_rate, program_row
 def fingerprint_of(member_id: str, amount: int, currency: str, occurred_at: datetime | None) -> str:
     stamp = occurred_at.isoformat() if occurred_at else "-"
     return hashlib.sha256(f"{member_id}|{amount}|{currency}|{stamp}".encode()).hexdigest()
+
+
+# How far ahead of our clock a purchase may be dated (clock skew), from any writer.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def check_not_in_future(occurred_at: datetime) -> None:
+    """A purchase dated ahead of now would keep points alive and tiers held: 422."""
+    if occurred_at > clock.now() + FUTURE_TOLERANCE:
+        raise ValidationFailed("occurred_at is in the future.",
+                               fields={"occurred_at": ["Must not be more than 5 minutes in the future."]})
 
 
 def find_order(source: str, order_id: str) -> Purchase | None:
@@ -33,6 +45,8 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     with other content it is an OrderExists.
     """
     currency = currency.lower()
+    if occurred_at is not None:
+        check_not_in_future(occurred_at)
     fingerprint = fingerprint_of(member.id, amount, currency, occurred_at)
     if member.status != "active":
         existing = find_order(source, order_id)
@@ -124,9 +138,23 @@ def get_purchase(purchase_id: str) -> Purchase:
 
 
 def refund_purchase(purchase_id: str, amount: int, actor: Actor, *,
-                    stripe_refund_id: str | None = None) -> Purchase:
-    """Refund part of a purchase and reverse the points its net amount no longer earns."""
-    get_purchase(purchase_id)
+                    reference: str | None = None) -> tuple[Purchase, bool]:
+    """Refund part of a purchase and reverse the points its net amount no longer earns.
+
+    Returns (purchase, refunded): a `reference` (the shop's refund id) seen before on this
+    purchase refunds nothing more, so a till that retries cannot refund twice.
+    """
+    purchase = get_purchase(purchase_id)
+    if purchase.source == "stripe":
+        # Stripe is the truth for its payments: its events set the refunded amount.
+        raise RefundInStripe(purchase_id=purchase_id)
+    refund = {"id": new_id("ref"), "purchase_id": purchase_id, "amount": amount, "created_at": clock.now(),
+              "actor_type": actor.type, "actor_id": actor.id, "reference": reference,
+              "stripe_refund_id": None, "status": "succeeded"}
+    # The unique (purchase_id, reference) index tells a retry apart, concurrent twins included
+    # (on PostgreSQL the second insert waits for the first to commit, then does nothing).
+    if not insert_unless_exists(Refund, refund, ["purchase_id", "reference"]):
+        return db.session.get(Purchase, purchase_id, populate_existing=True), False
     # One conditional UPDATE: concurrent refunds of one purchase can never exceed it.
     result = db.session.execute(
         update(Purchase)
@@ -135,13 +163,12 @@ def refund_purchase(purchase_id: str, amount: int, actor: Actor, *,
         .values(refunded_amount=Purchase.refunded_amount + amount)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        raise RefundExceedsPurchase(purchase_id=purchase_id)
-    db.session.add(Refund(purchase_id=purchase_id, amount=amount, actor_type=actor.type,
-                          actor_id=actor.id, stripe_refund_id=stripe_refund_id))
     purchase = db.session.get(Purchase, purchase_id, populate_existing=True)
+    if result.rowcount != 1:
+        raise RefundExceedsPurchase(purchase_id=purchase_id,
+                                    refundable=purchase.amount - purchase.refunded_amount)
     settle_points(purchase, actor, reason="refund")
-    return purchase
+    return purchase, True
 
 
 def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
@@ -182,18 +209,20 @@ def _settle_pending(purchase: Purchase, delta: int) -> int:
     return delta
 
 
-def set_returned_amounts(purchase: Purchase, *, refunded_amount: int, disputed_amount: int,
-                         actor: Actor, reason: str) -> int:
+def set_returned_amounts(purchase: Purchase, *, actor: Actor, reason: str,
+                         refunded_amount: int | None = None, disputed_amount: int | None = None) -> int:
     """Make a purchase follow what its payment provider says went back; returns the points moved.
 
-    The amounts are set, not added: the provider's newest state is the truth, and a refund that
-    failed or a dispute that was won lowers them again.
+    Only the amounts given are set (an event changes only what it reports). They are set, not
+    added: the provider's newest state is the truth, and a refund that failed or a dispute that
+    was won lowers them again.
     """
-    refunded_amount = min(max(refunded_amount, 0), purchase.amount)
-    disputed_amount = min(max(disputed_amount, 0), purchase.amount)
-    if (refunded_amount, disputed_amount) == (purchase.refunded_amount, purchase.disputed_amount):
+    new = {"refunded_amount": refunded_amount, "disputed_amount": disputed_amount}
+    new = {name: min(max(value, 0), purchase.amount) for name, value in new.items() if value is not None}
+    if all(getattr(purchase, name) == value for name, value in new.items()):
         return 0
     before = purchase.points_earned
-    purchase.refunded_amount, purchase.disputed_amount = refunded_amount, disputed_amount
+    for name, value in new.items():
+        setattr(purchase, name, value)
     settle_points(purchase, actor, reason=reason)
     return purchase.points_earned - before

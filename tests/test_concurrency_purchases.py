@@ -62,6 +62,21 @@ def test_simultaneous_refunds_never_exceed_the_purchase(server):
     assert server.flask("loyalty", "verify-ledger").returncode == 0
 
 
+def test_simultaneous_retries_of_one_refund_reference_refund_once(server):
+    """A till retrying one refund (same reference) 8 times at once: one 201, seven 200, refunded once."""
+    admin = server.api_key("admin")
+    requests.patch(server.url + "/v1/program", json={"earn_rates": {"usd": "1"}}, headers=admin).raise_for_status()
+    member = requests.post(server.url + "/v1/members", json={"external_id": "retried-refund"}, headers=admin).json()
+    purchase = requests.post(server.url + "/v1/purchases", headers=admin, json={
+        "member_id": member["id"], "order_id": "retried-refund", "amount": 10000, "currency": "usd"}).json()
+    responses = _at_once([lambda: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
+                                                headers=admin, json={"amount": 3000, "reference": "r-1"})] * 8)
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.text for r in responses]
+    after = requests.get(server.url + f"/v1/purchases/{purchase['id']}", headers=admin).json()
+    assert (after["refunded_amount"], after["points_earned"]) == (3000, 70)
+    assert server.flask("loyalty", "verify-ledger").returncode == 0
+
+
 def test_simultaneous_refunds_of_one_members_purchases_all_apply(server):
     """Refunds of 16 different purchases of one member at once, beside purchases for that member:
     every one is applied (no deadlock answered with a 503) and the balance is exact."""

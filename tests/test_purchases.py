@@ -1,4 +1,6 @@
 """Purchases and refunds over HTTP, against API.md Rules: Earning and Refunds."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from loyalty.extensions import db
@@ -87,7 +89,42 @@ def test_refund_over_what_is_left_is_refused(client, admin, program, enroll):
     response = client.post(f"/v1/purchases/{purchase['id']}/refunds", json={"amount": 401}, headers=admin)
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "refund_exceeds_purchase"
+    assert response.get_json()["error"]["details"]["refundable"] == 400
     assert client.get(f"/v1/purchases/{purchase['id']}", headers=admin).get_json()["refunded_amount"] == 600
+
+
+def test_a_refund_reference_seen_before_refunds_nothing_more(client, admin, program, enroll):
+    """A till retrying a refund without an Idempotency-Key: the same reference is 200, once only."""
+    member = enroll()
+    purchase = buy(client, admin, member["id"], 10000).get_json()
+    url = f"/v1/purchases/{purchase['id']}/refunds"
+    first = client.post(url, json={"amount": 2500, "reference": "till-7/0042"}, headers=admin)
+    assert first.status_code == 201, first.get_json()
+    again = client.post(url, json={"amount": 2500, "reference": "till-7/0042"}, headers=admin)
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert (again.get_json()["refunded_amount"], again.get_json()["points_earned"]) == (2500, 75)
+    # Another reference, or none, is another refund; a reference is per purchase.
+    assert client.post(url, json={"amount": 2500, "reference": "till-7/0043"}, headers=admin).status_code == 201
+    assert client.post(url, json={"amount": 2500}, headers=admin).status_code == 201
+    assert client.post(url, json={"amount": 2500}, headers=admin).get_json()["refunded_amount"] == 10000
+    other = buy(client, admin, member["id"], 5000, order_id="other").get_json()
+    response = client.post(f"/v1/purchases/{other['id']}/refunds", json={"amount": 100, "reference": "till-7/0042"},
+                           headers=admin)
+    assert response.status_code == 201
+    assert client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"] == 49
+
+
+@pytest.mark.parametrize("offset, status", [(timedelta(minutes=4), 201), (timedelta(minutes=6), 422),
+                                            (timedelta(days=365 * 170), 422), (-timedelta(days=3000), 201)])
+def test_a_purchase_more_than_five_minutes_ahead_is_refused(client, admin, program, enroll, offset, status):
+    member = enroll()
+    occurred_at = (datetime.now(timezone.utc) + offset).isoformat()
+    response = buy(client, admin, member["id"], 1000, occurred_at=occurred_at)
+    assert response.status_code == status, response.get_json()
+    if status == 422:
+        assert response.get_json()["error"]["details"]["fields"]["occurred_at"]
+        assert client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"] == 0
 
 
 def test_same_order_twice_is_the_same_purchase(client, admin, program, enroll):

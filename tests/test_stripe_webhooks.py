@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from loyalty import members
+from loyalty import members, purchases
 from loyalty.actors import SYSTEM
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, PaymentEvent, Purchase
@@ -308,6 +308,76 @@ def test_inquiries_move_nothing(client, admin, paid, status):
     ok(deliver(client, event(kind, dispute(unique("dp"), 3000, charge_id=ch, payment_intent=pi, status=status),
                              created=T0 + 10)))
     assert balance(client, admin, member_id) == 100
+
+
+def test_a_stripe_purchase_is_not_refunded_through_the_api(client, admin, paid):
+    """Stripe is the truth for its payments: the API refuses, and nothing moves."""
+    member_id, pi, ch = paid
+    [purchase] = stripe_purchases(pi)
+    response = client.post(f"/v1/purchases/{purchase.id}/refunds", json={"amount": 10000}, headers=admin)
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "refund_in_stripe"
+    assert balance(client, admin, member_id) == 100
+    assert stripe_purchases(pi)[0].refunded_amount == 0
+
+
+def test_a_full_refund_then_an_inquiry_keeps_the_refund(client, admin, paid):
+    """The issue's first scenario: a full refund (tried through the API, done in Stripe), then a
+    dispute inquiry (warning_needs_response), which reports no refund and must move nothing."""
+    member_id, pi, ch = paid
+    [purchase] = stripe_purchases(pi)
+    assert client.post(f"/v1/purchases/{purchase.id}/refunds", json={"amount": 10000},
+                       headers=admin).status_code == 409
+    ok(deliver(client, refunded(ch, pi, 10000, T0 + 10)))
+    assert balance(client, admin, member_id) == 0
+    inquiry = ok(deliver(client, event("charge.dispute.created", dispute(
+        unique("dp"), 10000, charge_id=ch, payment_intent=pi, status="warning_needs_response"), created=T0 + 20)))
+    assert stored(inquiry["id"]).detail["points_moved"] == 0
+    assert balance(client, admin, member_id) == 0
+    assert (stripe_purchases(pi)[0].refunded_amount, stripe_purchases(pi)[0].points_earned) == (10000, 0)
+
+
+def test_an_inquiry_never_sets_the_refunded_amount(client, admin, paid):
+    """An event changes only the amounts it reports: a dispute event leaves refunded_amount as it is,
+    even when it differs from the refunds Stripe reported (a refund recorded before refund_in_stripe)."""
+    member_id, pi, ch = paid
+    [purchase] = stripe_purchases(pi)
+    purchase.source = "api"  # as a refund through the API could be made before this release
+    purchases.refund_purchase(purchase.id, 10000, SYSTEM)
+    purchase.source = "stripe"
+    db.session.flush()
+    assert balance(client, admin, member_id) == 0
+    for status in ("warning_needs_response", "warning_under_review", "warning_closed"):
+        ok(deliver(client, event("charge.dispute.updated", dispute(
+            unique("dp"), 10000, charge_id=ch, payment_intent=pi, status=status), created=T0 + 20)))
+        assert balance(client, admin, member_id) == 0
+        assert stripe_purchases(pi)[0].refunded_amount == 10000
+
+
+def test_a_stale_charge_refunded_reporting_nothing_changes_nothing(client, admin, paid):
+    """The issue's second scenario: a charge.refunded older than the state held, with amount_refunded 0."""
+    member_id, pi, ch = paid
+    [purchase] = stripe_purchases(pi)
+    assert client.post(f"/v1/purchases/{purchase.id}/refunds", json={"amount": 10000},
+                       headers=admin).status_code == 409
+    ok(deliver(client, refunded(ch, pi, 10000, T0 + 20)))
+    stale = ok(deliver(client, refunded(ch, pi, 0, T0 + 10)))
+    assert stored(stale["id"]).detail["points_moved"] == 0
+    assert balance(client, admin, member_id) == 0
+    assert stripe_purchases(pi)[0].refunded_amount == 10000
+
+
+def test_a_payment_dated_in_the_future_records_nothing(client, admin, stripe_ready, enroll):
+    """occurred_at more than 5 minutes ahead is refused from every writer, Stripe's clock included."""
+    member = enroll()
+    pi = unique("pi")
+    ahead = int(time.time()) + 3600
+    body = ok(deliver(client, event("payment_intent.succeeded", payment_intent(
+        pi, 5000, metadata={"loyalty_member_id": member["id"]}), created=ahead)), "failed")
+    assert stored(body["id"]).detail["code"] == "validation_error"
+    assert stored(body["id"]).detail["fields"]["occurred_at"]
+    assert stripe_purchases(pi) == []
+    assert balance(client, admin, member["id"]) == 0
 
 
 def test_refund_and_dispute_before_the_payment_are_parked_then_applied(client, admin, stripe_ready, enroll):

@@ -50,6 +50,9 @@ class PurchaseSchema(ma.Schema):
 
 class RefundInSchema(ma.Schema):
     amount = StrictInteger(required=True, validate=MONEY)
+    reference = ma.fields.String(validate=ma.validate.Length(1, 255), metadata={
+        "description": "The shop's refund id: the same reference again on this purchase returns 200 "
+                       "with the purchase and refunds nothing more"})
 
 
 WRITERS = (*STOREFRONT, *STAFF)
@@ -88,13 +91,16 @@ class PurchaseById(MethodView):
 class PurchaseRefunds(MethodView):
     @requires(*STOREFRONT)
     @commits
-    @documents_errors(blp, *AUTH_ERRORS, errors.NotFound, errors.RefundExceedsPurchase,
+    @documents_errors(blp, *AUTH_ERRORS, errors.NotFound, errors.RefundExceedsPurchase, errors.RefundInStripe,
                       errors.ValidationFailed)
     @blp.arguments(RefundInSchema)
     @blp.response(201, PurchaseSchema)
+    @blp.alt_response(200, schema=PurchaseSchema, description="This reference was refunded before: nothing more")
     def post(self, data, purchase_id):
         """Refund part or all of a purchase; its points follow the net amount."""
-        return purchases.refund_purchase(purchase_id, data["amount"], current_actor())
+        purchase, refunded = purchases.refund_purchase(purchase_id, data["amount"], current_actor(),
+                                                       reference=data.get("reference"))
+        return purchase, 201 if refunded else 200
 
 
 @blp.route("/members/<member_id>/purchases")

@@ -123,7 +123,11 @@ class Refund(db.Model):
     """One refund of a purchase, from the API or from Stripe."""
 
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # The shop's refund id: the same one again refunds nothing more (NULLs never collide).
+        UniqueConstraint("purchase_id", "reference"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=partial(new_id, "ref"))
     purchase_id: Mapped[str] = mapped_column(ForeignKey("purchases.id"), index=True)
@@ -132,6 +136,7 @@ class Refund(db.Model):
     actor_type: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str | None] = mapped_column(String(40))
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    reference: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="succeeded")
 
 

@@ -164,7 +164,7 @@ def _apply_payment(payment: Payment | None, occurred_at: datetime) -> Outcome:
     # Refunds and disputes that came first were parked for this payment: apply them now.
     parking.payment_arrived([payment.key, *payment.charge_ids])
     if state.refunded_amount(held) or state.disputed_amount(held):
-        _follow(held, reason="stripe")
+        _follow(held, reason="stripe", refunds=True, disputes=True)
     return Outcome("processed", {"action": "purchase_recorded", **_describe(purchase)}, payment_key=payment.key)
 
 
@@ -188,22 +188,23 @@ def _describe(purchase: Purchase) -> dict:
 
 def _apply_refund_total(charge: dict, created: int) -> Outcome:
     held = _lock_payment_of(shapes.charge_ref(charge, is_charge=True))
-    state.note_refund_total(held, charge["amount_refunded"], created)
-    return _follow(held, reason="stripe refund")
+    newer = state.note_refund_total(held, charge["amount_refunded"], created)
+    return _follow(held, reason="stripe refund", refunds=newer)
 
 
 def _apply_refund_update(refund: dict, created: int) -> Outcome:
     if not shapes.refund_failed(refund):
         return Outcome("ignored", {"reason": f"Refund {refund.get('status')}: charge.refunded carries the amount."})
     held = _lock_payment_of(shapes.charge_ref(refund))
-    state.note_failed_refund(held, refund["id"], refund["amount"], refund["created"], created)
-    return _follow(held, reason=f"stripe refund {refund['status']}")
+    newer = state.note_failed_refund(held, refund["id"], refund["amount"], refund["created"], created)
+    return _follow(held, reason=f"stripe refund {refund['status']}", refunds=newer)
 
 
 def _apply_dispute(dispute: dict, created: int) -> Outcome:
     held = _lock_payment_of(shapes.charge_ref(dispute))
-    state.note_dispute(held, dispute["id"], dispute["amount"], dispute["status"], created)
-    return _follow(held, reason=f"stripe dispute {dispute['status']}")
+    newer = state.note_dispute(held, dispute["id"], dispute["amount"], dispute["status"], created)
+    # An inquiry (warning_*) holds no money back: disputed_amount stays what it was.
+    return _follow(held, reason=f"stripe dispute {dispute['status']}", disputes=newer)
 
 
 def _lock_payment_of(ref: shapes.ChargeRef) -> StripePayment:
@@ -213,15 +214,20 @@ def _lock_payment_of(ref: shapes.ChargeRef) -> StripePayment:
     return state.lock(key)
 
 
-def _follow(held: StripePayment, *, reason: str) -> Outcome:
-    """Make the payment's purchase follow the state held for it, or park until the payment arrives."""
+def _follow(held: StripePayment, *, reason: str, refunds: bool = False, disputes: bool = False) -> Outcome:
+    """Make the payment's purchase follow the state held for it, or park until the payment arrives.
+
+    Only what the event reported and made newer is followed (`refunds`, `disputes`): an event
+    never changes an amount it does not report, and an older one changes nothing.
+    """
     if held.purchase_id is None:
         return Outcome("parked", {"waiting_for": "payment", "payment_key": held.payment_key},
                        payment_key=held.payment_key)
-    # Locked and fresh: an API refund or a vesting may have changed it since it was read.
+    # Locked and fresh: a vesting may have changed it since it was read.
     purchase = db.session.get(Purchase, held.purchase_id, with_for_update=True, populate_existing=True)
     moved = purchases.set_returned_amounts(
-        purchase, refunded_amount=state.refunded_amount(held), disputed_amount=state.disputed_amount(held),
-        actor=SYSTEM, reason=reason)
+        purchase, actor=SYSTEM, reason=reason,
+        refunded_amount=state.refunded_amount(held) if refunds else None,
+        disputed_amount=state.disputed_amount(held) if disputes else None)
     return Outcome("processed", {"action": "purchase_updated", "points_moved": moved, **_describe(purchase)},
                    payment_key=held.payment_key)

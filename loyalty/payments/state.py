@@ -54,28 +54,33 @@ def payment_key_of(ref: ChargeRef) -> str | None:
     return known.payment_key if known else ref.charge_id
 
 
-def note_refund_total(payment: StripePayment, amount_refunded: int, as_of: int) -> None:
-    """The charge's cumulative amount_refunded, kept only when newer than what we hold."""
+def note_refund_total(payment: StripePayment, amount_refunded: int, as_of: int) -> bool:
+    """The charge's cumulative amount_refunded, kept only when newer than what we hold; True if kept."""
     held = (payment.refunds_as_of, payment.amount_refunded)
     if payment.refunds_as_of is None or (as_of, amount_refunded) > held:
         payment.amount_refunded, payment.refunds_as_of = amount_refunded, as_of
+        return True
+    return False
 
 
-def note_failed_refund(payment: StripePayment, refund_id: str, amount: int, created: int, failed_at: int) -> None:
-    """A refund that failed or was cancelled, once per refund id (earliest report of it wins)."""
+def note_failed_refund(payment: StripePayment, refund_id: str, amount: int, created: int, failed_at: int) -> bool:
+    """A refund that failed or was cancelled, once per refund id (earliest report of it wins); True if kept."""
     known = payment.failed_refunds.get(refund_id)
     if known is not None and known["failed_at"] <= failed_at:
-        return
+        return False
     payment.failed_refunds = {**payment.failed_refunds,
                               refund_id: {"amount": amount, "created": created, "failed_at": failed_at}}
+    return True
 
 
-def note_dispute(payment: StripePayment, dispute_id: str, amount: int, status: str, as_of: int) -> None:
-    """A dispute's status, kept only when newer (a closing status beats an open one of the same second)."""
+def note_dispute(payment: StripePayment, dispute_id: str, amount: int, status: str, as_of: int) -> bool:
+    """A dispute's status, kept only when newer (a closing status beats an open one of the same second);
+    True if kept."""
     known = payment.disputes.get(dispute_id)
     if known is not None and _dispute_order(known["as_of"], known["status"]) >= _dispute_order(as_of, status):
-        return
+        return False
     payment.disputes = {**payment.disputes, dispute_id: {"amount": amount, "status": status, "as_of": as_of}}
+    return True
 
 
 def _dispute_order(as_of: int, status: str) -> tuple[int, int, str]:
