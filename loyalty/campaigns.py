@@ -14,6 +14,7 @@ from loyalty import settings_cache, tiers
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import Campaign, Member, Purchase, Tier, TierChange
+from loyalty.reports.period import check_window_days
 
 BUCKETS = 10_000
 Z_95 = Decimal("1.959963984540054")
@@ -129,6 +130,7 @@ def _four(value: Decimal | None) -> str | None:
 
 def results(campaign_id: str, window_days: int) -> dict:
     """Purchase rates of treated and holdout members, their difference and its 95% interval."""
+    check_window_days(window_days)
     campaign = get_campaign(campaign_id)
     buyers = _buyers(campaign, window_days)
     groups = {"treated": [0, 0], "holdout": [0, 0]}

@@ -1,19 +1,21 @@
-"""ISO 4217 minor-unit exponents: how many decimal places an amount's integer hides."""
+"""ISO 4217 currencies and their minor-unit exponents: how many decimal places an amount's
+integer hides (2 for usd, 0 for jpy, 3 for kwd).
 
-ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf isk jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
-)
-THREE_DECIMAL = frozenset("bhd iqd jod kwd lyd omr tnd".split())
+The list comes from the `iso4217` package, which follows each ISO amendment; codes without a
+minor unit (gold, SDRs, the testing code XXX...) cannot carry an amount in minor units, so they
+are not currencies here.
+"""
+import iso4217
+
+EXPONENTS = {currency.code.lower(): currency.exponent for currency in iso4217.Currency
+             if currency.exponent is not None}
 
 
 def exponent(currency: str) -> int:
-    """The minor-unit exponent of a lowercase currency code (2 unless ISO 4217 says otherwise)."""
-    if currency in ZERO_DECIMAL:
-        return 0
-    if currency in THREE_DECIMAL:
-        return 3
-    return 2
+    """The minor-unit exponent of a lowercase ISO 4217 code (KeyError for any other text)."""
+    return EXPONENTS[currency]
 
 
 def is_code(text: str) -> bool:
-    return len(text) == 3 and text.isascii() and text.isalpha()
+    """An ISO 4217 currency code, in any case."""
+    return isinstance(text, str) and text.lower() in EXPONENTS

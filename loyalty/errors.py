@@ -5,6 +5,7 @@ class LoyaltyError(Exception):
     status = 400
     code = "bad_request"
     message = "The request could not be processed."
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str | None = None, **details):
         super().__init__(message or self.message)
@@ -22,6 +23,7 @@ class NotFound(LoyaltyError):
 
 class Unauthenticated(LoyaltyError):
     status, code, message = 401, "unauthenticated", "A valid credential is required."
+    headers = {"WWW-Authenticate": "Bearer"}  # RFC 6750: how to authenticate
 
 
 class Forbidden(LoyaltyError):
@@ -103,6 +105,10 @@ class Expired(Conflict):
 
 class InvalidSignature(LoyaltyError):
     status, code, message = 400, "invalid_signature", "The Stripe signature is missing or invalid."
+
+
+class UnreadableEvent(LoyaltyError):
+    status, code, message = 400, "bad_request", "The signed body cannot be read as JSON."
 
 
 class ServiceUnavailable(LoyaltyError):

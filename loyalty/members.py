@@ -10,11 +10,12 @@ from loyalty.extensions import db
 from loyalty.ids import new_code, normalise_code
 from loyalty.models import AuthToken, Member
 from loyalty.outbound import events as outbox
+from loyalty.models.members import phone_digits
 from loyalty.payments import parking
 from loyalty.program import get_program
 
 MEMBER_CODE_LENGTH = 8  # 40 bits: room for a billion members without many retries
-LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id")
+LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id", "phone")
 
 
 def normalise(fields: dict) -> dict:
@@ -110,6 +111,8 @@ def lookup_query(filters: dict):
             value = value.strip().lower()
         elif field == "member_code":
             value = normalise_code(value)
+        elif field == "phone":
+            field, value = "phone_digits", phone_digits(value) or ""  # never `IS NULL`: no digits, no one
         query = query.where(getattr(Member, field) == value)
     return query
 

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 
 from loyalty import campaigns, clock, earning, ledger, tiers
 from loyalty.actors import SYSTEM, Actor
+from loyalty.currency import is_code
 from loyalty.errors import (MemberInactive, NotFound, OrderExists, RefundExceedsPurchase, RefundInStripe,
                             ValidationFailed)
 from loyalty.direct_sql import add_unless_exists
@@ -45,6 +46,9 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
     with other content it is an OrderExists.
     """
     currency = currency.lower()
+    if not is_code(currency):  # the API checks it too; Stripe and imports come here directly
+        raise ValidationFailed(f"{currency} is not an ISO 4217 currency.",
+                               fields={"currency": ["Must be a currency code that ISO 4217 lists."]})
     if occurred_at is not None:
         check_not_in_future(occurred_at)
     fingerprint = fingerprint_of(member.id, amount, currency, occurred_at)

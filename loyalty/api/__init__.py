@@ -6,6 +6,7 @@ from loyalty.api import (campaigns, health, me, member_story, members, outbound_
                          purchases, redemptions, reports, rewards, service, staff, tiers, webhooks)
 from loyalty.api.descriptions import describe_by_name
 from loyalty.api.errors import ErrorSchema
+from loyalty.api.parsing import ApiRequest, StrictJSONProvider
 from loyalty.extensions import read_without_transaction, reading_only
 from loyalty.outbound import events
 
@@ -26,6 +27,8 @@ class LoyaltyApi(Api):
 def init_api(app) -> LoyaltyApi:
     """Attach the API and its OpenAPI document to the app."""
     app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearer": []}]})
+    app.json = StrictJSONProvider(app)
+    app.request_class = ApiRequest
     api = LoyaltyApi(app)
     api.ma_plugin.converter.add_attribute_function(describe_by_name)
     api.spec.components.security_scheme(

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from loyalty import campaigns, errors, members
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
-from loyalty.api.fields import DecimalString, StrictInteger, Timestamp
+from loyalty.api.fields import DecimalString, StrictInteger, Timestamp, WindowDays
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import requires
 from loyalty.api.transaction import commits
@@ -44,7 +44,7 @@ class GroupSchema(ma.Schema):
 
 
 class ResultsArgsSchema(ma.Schema):
-    window_days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(0, 365))
+    window_days = WindowDays(30)
 
 
 class GroupResultSchema(ma.Schema):

@@ -1,19 +1,67 @@
 """Pieces every resource module uses: the blueprint, the error docs and computed nested fields."""
+from functools import wraps
+
 import flask_smorest
 import marshmallow as ma
+from flask import request
+from flask.views import MethodView
 
 from loyalty import errors
 from loyalty.api.errors import ErrorSchema
+from loyalty.api.parsing import ApiParser, unknown_query_parameters
+
+QUERY_LOCATIONS = ("query", "querystring")
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint, with argument schemas made once instead of on every request."""
+    """flask-smorest's Blueprint, with argument schemas made once instead of on every request, and
+    strict parsing: bodies through strict_json, and a 422 for any query parameter a view does not
+    take (its query schema raises on unknown ones; a view without one takes none)."""
+
+    ARGUMENTS_PARSER = ApiParser()
 
     def arguments(self, schema, *args, **kwargs):
         # Given a class, webargs builds a new schema (deep-copying its fields) for each request.
         if isinstance(schema, type):
             schema = schema()
-        return super().arguments(schema, *args, **kwargs)
+        decorator = super().arguments(schema, *args, **kwargs)
+        if kwargs.get("location") not in QUERY_LOCATIONS:
+            return decorator
+
+        def marked(view):
+            view = decorator(view)
+            view.takes_query = True  # carried outwards by functools.wraps
+            return view
+
+        return marked
+
+    def route(self, rule, **kwargs):
+        register = super().route(rule, **kwargs)
+
+        def decorator(view):
+            if isinstance(view, type) and issubclass(view, MethodView):
+                for method in view.methods:
+                    handler = getattr(view, method.lower())
+                    setattr(view, method.lower(), _without_unknown_query(handler))
+            else:
+                view = _without_unknown_query(view)
+            return register(view)
+
+        return decorator
+
+
+def _without_unknown_query(view):
+    """Refuse query parameters when the view declares no query schema."""
+    if getattr(view, "takes_query", False):
+        return view
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.args:
+            raise unknown_query_parameters(request.args)
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 class Computed(ma.fields.Nested):

@@ -50,7 +50,9 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 def handle_loyalty_error(error: LoyaltyError):
     retry_after = error.details.get("retry_after")
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    headers = dict(error.headers)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return error_response(error.status, error.code, error.message, error.details, headers=headers)
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 import marshmallow as ma
 
 from loyalty.currency import is_code
+from loyalty.reports.period import WINDOW_DAYS
 
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -74,7 +75,7 @@ class DecimalString(ma.fields.Field):
 class Currency(ma.fields.String):
     """ISO 4217 code, any case in, lowercase out."""
 
-    default_error_messages = {"currency": "Must be a three-letter ISO 4217 currency code."}
+    default_error_messages = {"currency": "Must be a currency code that ISO 4217 lists, e.g. usd or jpy."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -88,6 +89,16 @@ def StrictInteger(**kwargs):
     return ma.fields.Integer(strict=True, **kwargs)
 
 
+MINOR_UNITS = ("Amounts are integers in the currency's minor unit: 2599 for 25.99 usd, "
+               "2599 for 2,599 jpy (no decimals), 25990 for 25.990 kwd.")
+
+
+def Amount(**kwargs):
+    """Money: a whole number of the currency's minor unit (cents for usd, yen for jpy), never 25.99."""
+    kwargs.setdefault("metadata", {}).setdefault("description", "In the currency's minor unit (cents for usd)")
+    return StrictInteger(error_messages={"invalid": MINOR_UNITS}, **kwargs)
+
+
 class StrictBoolean(ma.fields.Boolean):
     """true or false only: not 1, "yes" or "true"."""
 
@@ -95,3 +106,10 @@ class StrictBoolean(ma.fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+
+def WindowDays(default: int, **kwargs):
+    """A report's `window_days`: 1 to 365 on every report (the reports check it again)."""
+    return ma.fields.Integer(load_default=default, validate=ma.validate.Range(WINDOW_DAYS[0], WINDOW_DAYS[-1]),
+                             metadata={"description": f"Days after each starting event that count, "
+                                                      f"{WINDOW_DAYS[0]} to {WINDOW_DAYS[-1]}"}, **kwargs)

@@ -36,7 +36,7 @@ def my_member_id() -> str:
     """The member behind this request's customer token (anyone else is refused)."""
     member_id = current_actor().member_id
     if member_id is None:
-        raise errors.Forbidden("Only a customer token has a /v1/me.")
+        raise errors.Forbidden("Only a customer may use /v1/me; other roles use /v1/members/{id}.")
     return member_id
 
 

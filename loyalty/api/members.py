@@ -69,6 +69,9 @@ class MemberQueryArgsSchema(PageArgsSchema):
     email = ma.fields.String()
     member_code = ma.fields.String()
     stripe_customer_id = ma.fields.String()
+    phone = ma.fields.String(validate=ma.validate.Regexp(r".*[0-9]", error="A phone number needs digits."),
+                             metadata={"description": "Matched on its digits alone: `+1 (555) 010-2030` "
+                                                      "finds `15550102030`"})
 
 
 class EntrySchema(ma.Schema):
@@ -126,7 +129,7 @@ class Members(MethodView):
     @blp.arguments(MemberQueryArgsSchema, location="query")
     @blp.response(200, page_schema(MemberSchema))
     def get(self, args):
-        """Look members up by external_id, email, member_code or stripe_customer_id."""
+        """Look members up by external_id, email, member_code, stripe_customer_id or phone (all given must match)."""
         query = members.lookup_query(args)
         return paginate(query, [Member.id], args["limit"], args.get("cursor"))
 

@@ -3,7 +3,7 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
-from loyalty.api.fields import Currency, DecimalString, StrictBoolean, StrictInteger, Timestamp
+from loyalty.api.fields import Amount, Currency, DecimalString, StrictBoolean, StrictInteger, Timestamp
 from loyalty.api.security import STOREFRONT, requires
 from loyalty.api.transaction import commits
 from loyalty.errors import ValidationFailed
@@ -15,7 +15,7 @@ DAYS = ma.validate.Range(min=0, max=36500)
 
 
 class MoneySchema(ma.Schema):
-    amount = StrictInteger(required=True, validate=ma.validate.Range(min=0))
+    amount = Amount(required=True, validate=ma.validate.Range(min=0))
     currency = Currency(required=True)
 
 

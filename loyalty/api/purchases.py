@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from loyalty import errors, members, purchases
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
-from loyalty.api.fields import Currency, StrictInteger, Timestamp
+from loyalty.api.fields import Amount, Currency, Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import STAFF, STOREFRONT, current_actor, requires
 from loyalty.api.transaction import commits
@@ -22,7 +22,7 @@ class PurchaseInSchema(ma.Schema):
     external_id = ma.fields.String(metadata={"description": "The buyer's id in the shop's system; give this or "
                                                             "`member_id`, exactly one"})
     order_id = ma.fields.String(required=True, validate=ma.validate.Length(1, 255))
-    amount = StrictInteger(required=True, validate=MONEY)
+    amount = Amount(required=True, validate=MONEY)
     currency = Currency(required=True)
     occurred_at = Timestamp()
 
@@ -49,7 +49,7 @@ class PurchaseSchema(ma.Schema):
 
 
 class RefundInSchema(ma.Schema):
-    amount = StrictInteger(required=True, validate=MONEY)
+    amount = Amount(required=True, validate=MONEY)
     reference = ma.fields.String(validate=ma.validate.Length(1, 255), metadata={
         "description": "The shop's refund id: the same reference again on this purchase returns 200 "
                        "with the purchase and refunds nothing more"})

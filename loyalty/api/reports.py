@@ -5,6 +5,7 @@ from flask.views import MethodView
 
 from loyalty import errors
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
+from loyalty.api.fields import WindowDays
 from loyalty.api.pagination import decode_cursor, encode_cursor
 from loyalty.api.security import requires
 from loyalty.reports import at_risk, cohorts, points, repurchase, retention_feedback, satisfaction, service
@@ -28,7 +29,7 @@ class PeriodArgsSchema(FormatArgsSchema):
 
 
 class RepurchaseArgsSchema(PeriodArgsSchema):
-    window_days = ma.fields.Integer(load_default=90, validate=ma.validate.Range(1, 365))
+    window_days = WindowDays(90)
 
 
 class AtRiskArgsSchema(FormatArgsSchema):

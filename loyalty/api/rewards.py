@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from loyalty import errors, members, rewards
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
-from loyalty.api.fields import Currency, DecimalString, StrictBoolean, StrictInteger
+from loyalty.api.fields import Amount, Currency, DecimalString, StrictBoolean, StrictInteger
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import EVERYONE, STAFF, STOREFRONT, require_own_member, requires
 from loyalty.api.transaction import commits
@@ -28,7 +28,7 @@ VALUE_DOC = {"description": "By `kind`: `discount_amount` {amount, currency}; `d
 class RewardValueSchema(ma.Schema):
     """What the reward is worth, by kind: {amount, currency} | {percent} | {sku} | {}."""
 
-    amount = StrictInteger(validate=ma.validate.Range(1, 10**12))
+    amount = Amount(validate=ma.validate.Range(1, 10**12))
     currency = Currency()
     percent = DecimalString(places=2, validate=ma.validate.Range(0, 100, min_inclusive=False),
                             metadata={"description": "For `discount_percent`: the discount, e.g. \"10\" (a decimal string)"})

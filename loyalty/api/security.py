@@ -69,7 +69,8 @@ def requires(*roles: str):
             if actor.type == "api_key":
                 _record_key_use(actor.id)
             if actor.role not in allowed:
-                raise Forbidden()
+                raise Forbidden(f"Only {one_of(wrapper._roles)} may do this; this credential is {actor.role}.",
+                                allowed_roles=wrapper._roles)
             g.actor = actor
             return view(*args, **kwargs)
 
@@ -107,8 +108,14 @@ def _write_key_use(key_id: str, response):
     return response
 
 
+def one_of(roles: list[str]) -> str:
+    """["admin", "manager", "storefront"] -> "admin, manager or storefront"."""
+    return " or ".join([", ".join(roles[:-1]), roles[-1]] if len(roles) > 1 else roles)
+
+
 def require_own_member(member_id: str) -> None:
     """A customer token reaches only its own member."""
     actor = current_actor()
     if actor.role == "customer" and actor.member_id != member_id:
-        raise Forbidden()
+        raise Forbidden("A customer may ask only about their own member; admin, storefront, manager or "
+                        "cashier may ask about any.")

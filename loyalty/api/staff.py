@@ -108,5 +108,5 @@ class CurrentStaffSession(MethodView):
         """Log out: the token stops working at once."""
         actor = current_actor()
         if actor.token_id is None:
-            raise errors.Forbidden("Only a staff session can be ended here.")
+            raise errors.Forbidden("Only a staff session (manager or cashier) can be ended here.")
         auth.revoke_token(actor.token_id)

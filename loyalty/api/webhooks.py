@@ -40,7 +40,7 @@ def signed_by_stripe(view):
 class StripeWebhook(MethodView):
     @signed_by_stripe
     @commits
-    @documents_errors(blp, errors.InvalidSignature, errors.ValidationFailed, errors.ServiceUnavailable)
+    @documents_errors(blp, errors.InvalidSignature, errors.UnreadableEvent, errors.ValidationFailed, errors.ServiceUnavailable)
     @blp.doc(security=[])
     @blp.response(200, WebhookAnswerSchema)
     @no_credential("Stripe signs each request instead: the Stripe-Signature header, checked with "

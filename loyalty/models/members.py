@@ -4,7 +4,7 @@ from decimal import Decimal
 from functools import partial
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from loyalty.extensions import db
 from loyalty.ids import new_id
@@ -15,6 +15,12 @@ MEMBER_STATUSES = ("active", "suspended", "closed")
 PURCHASE_SOURCES = ("api", "pos", "stripe")
 ENTRY_TYPES = ("earn", "bonus", "redeem", "return", "reversal", "adjustment", "expiry", "goodwill")
 ACTOR_TYPES = ("api_key", "staff", "customer", "system")
+
+
+def phone_digits(phone: str | None) -> str | None:
+    """A phone number's digits alone: `+1 (555) 010-2030` and `15550102030` are one number."""
+    digits = "".join(character for character in phone or "" if character.isascii() and character.isdigit())
+    return digits or None
 
 
 def _in(column, values):
@@ -31,6 +37,8 @@ class Member(db.Model):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(50))
+    # The phone's digits, kept by `phone`'s validator below, for the ?phone= look-up.
+    phone_digits: Mapped[str | None] = mapped_column(String(50), index=True)
     birthday: Mapped[date | None] = mapped_column(Date)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
     attributes: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
@@ -60,6 +68,11 @@ class Member(db.Model):
     birthday_bonus_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     tier = relationship("Tier", lazy="joined")
+
+    @validates("phone")
+    def _keep_phone_digits(self, key, phone):
+        self.phone_digits = phone_digits(phone)
+        return phone
 
 
 # Inactivity expiry: members holding points, by when they last bought (or, never having bought,

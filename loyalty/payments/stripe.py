@@ -1,11 +1,11 @@
 """The only module that imports the stripe library: webhook signatures and listing events."""
-import json
 from collections.abc import Iterator
 from datetime import datetime
 
 import stripe
 
-from loyalty.errors import InvalidSignature, ValidationFailed
+from loyalty import strict_json
+from loyalty.errors import InvalidSignature, UnreadableEvent, ValidationFailed
 
 
 def verified_event(payload: bytes, signature_header: str | None, secrets: list[str],
@@ -18,9 +18,10 @@ def verified_event(payload: bytes, signature_header: str | None, secrets: list[s
     if not secrets or not signature_header or not _signed_by_any(payload, signature_header, secrets, tolerance):
         raise InvalidSignature()
     try:
-        event = json.loads(payload)
-    except ValueError:
-        event = None
+        event = strict_json.loads(payload)
+    except strict_json.MalformedJson as error:
+        # 400, not 5xx: Stripe would retry a 5xx for days, and this body never parses.
+        raise UnreadableEvent(f"The signed body cannot be read: {error}") from None
     if not (isinstance(event, dict) and event.get("object") == "event"
             and isinstance(event.get("id"), str) and isinstance(event.get("type"), str)):
         raise ValidationFailed("The signed body is not a Stripe event.")

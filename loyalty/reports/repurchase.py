@@ -12,7 +12,7 @@ from loyalty import clock
 from loyalty.models import Purchase
 from loyalty.reports import source
 from loyalty.reports.by_tier import Group, tier_rows, with_tier_held
-from loyalty.reports.period import Period, median_days, rate
+from loyalty.reports.period import Period, check_window_days, median_days, rate
 from loyalty.reports.sql import DAY_US, epoch_us, purchase_order, qualifying
 
 COLUMNS = ["tier", "buyers", "repurchasers", "repurchase_rate", "median_days_to_repurchase", "immature"]
@@ -20,6 +20,7 @@ COLUMNS = ["tier", "buyers", "repurchasers", "repurchase_rate", "median_days_to_
 
 def report(period: Period, window_days: int = 90, now: datetime | None = None) -> list[dict]:
     """One row per tier by rank, then `none` (if it counts anyone), then `all`."""
+    check_window_days(window_days)
     now = now or clock.now()
     members = with_tier_held(_first_purchases(period), "member_id", "occurred_at",
                              caused_by_purchase="purchase_id").subquery("members")
