@@ -44,7 +44,8 @@ def purchase(member: Member, cents: int, on: datetime | None = None, *, currency
 def refund(purchase_id: str, cents: int, on: datetime | None = None) -> Purchase:
     """A refund of `cents` of the purchase, its points reversed."""
     with _at(on):
-        return purchases.refund_purchase(purchase_id, cents, ADMIN)
+        refunded, _ = purchases.refund_purchase(purchase_id, cents, ADMIN)
+        return refunded
 
 
 def reward(**fields) -> Reward:

@@ -69,7 +69,7 @@ def test_simultaneous_retries_of_one_refund_reference_refund_once(server):
     member = requests.post(server.url + "/v1/members", json={"external_id": "retried-refund"}, headers=admin).json()
     purchase = requests.post(server.url + "/v1/purchases", headers=admin, json={
         "member_id": member["id"], "order_id": "retried-refund", "amount": 10000, "currency": "usd"}).json()
-    responses = _at_once([lambda: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
+    responses = all_at_once([lambda: requests.post(server.url + f"/v1/purchases/{purchase['id']}/refunds",
                                                 headers=admin, json={"amount": 3000, "reference": "r-1"})] * 8)
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.text for r in responses]
     after = requests.get(server.url + f"/v1/purchases/{purchase['id']}", headers=admin).json()

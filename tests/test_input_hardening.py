@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.stripe_events import SECRET, deliver, event, payment_intent, unique
-from tests.test_http_contract import assert_error
+from tests.helpers import assert_error
 
 # --- 4. malformed JSON ---------------------------------------------------------------------------
 
@@ -27,15 +27,6 @@ MALFORMED = {
     "invalid UTF-8": b'{"external_id": "\xff\xfe\xc3"}',
     "not JSON": "{'external_id': 1}",
 }
-
-
-@pytest.fixture
-def staff_headers(client, admin):
-    response = client.post("/v1/staff", headers=admin, json={
-        "email": "till@shop.test", "name": "Till", "role": "cashier", "password": "a long password"})
-    assert response.status_code == 201, response.get_json()
-    token = client.post("/v1/staff/sessions", json={"email": "till@shop.test", "password": "a long password"})
-    return {"Authorization": f"Bearer {token.get_json()['token']}"}
 
 
 @pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
@@ -251,7 +242,8 @@ def test_401_names_the_scheme(client, headers):
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_403_names_the_roles_that_may(client, storefront, staff_headers):
+def test_403_names_the_roles_that_may(client, storefront, staff_login):
+    staff_headers = staff_login("cashier")
     error = assert_error(client.patch("/v1/program", headers=storefront, json={"signup_bonus": 1}), 403,
                          "forbidden")
     assert "admin" in error["message"] and "storefront" in error["message"]
