@@ -25,9 +25,14 @@ def fingerprint_of(member_id: str, amount: int, currency: str, occurred_at: date
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+def is_in_future(occurred_at: datetime, now: datetime | None = None) -> bool:
+    """Dated more than FUTURE_TOLERANCE ahead of now: no writer may record it (API, Stripe, imports)."""
+    return occurred_at > (now or clock.now()) + FUTURE_TOLERANCE
+
+
 def check_not_in_future(occurred_at: datetime) -> None:
     """A purchase dated ahead of now would keep points alive and tiers held: 422."""
-    if occurred_at > clock.now() + FUTURE_TOLERANCE:
+    if is_in_future(occurred_at):
         raise ValidationFailed("occurred_at is in the future.",
                                fields={"occurred_at": ["Must not be more than 5 minutes in the future."]})
 

@@ -273,3 +273,11 @@ def test_the_quick_purchase_loader_takes_the_usual_rows():
                             "occurred_at": "2025-01-01T10:00:00+01:00"}) == {
         "external_id": "c-1", "order_id": "o", "amount": 250, "currency": "usd", "source": "api",
         "occurred_at": datetime(2025, 1, 1, 9, tzinfo=timezone.utc)}
+
+
+def test_imported_members_are_found_by_the_digits_of_their_phone(cli, client, admin, tiered):
+    """The import writes members with a Core insert: it keeps phone_digits as enrolment does."""
+    result = cli("import", "members", "-", input='external_id,phone\np-1,"+1 (555) 010-2030"\np-2,555 0199\n')
+    assert result.exit_code == 0, result.output
+    found = client.get("/v1/members?phone=15550102030", headers=admin).get_json()["data"]
+    assert [member["external_id"] for member in found] == ["p-1"]

@@ -1,7 +1,7 @@
 """refunds: the shop's refund id (`reference`), unique per purchase, so a retried refund applies once
 
 Revision ID: b51d7c3e2a90
-Revises: 8f2a61d4c0b7
+Revises: c66884515a85
 Create Date: 2026-12-04 16:20:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'b51d7c3e2a90'
-down_revision = '8f2a61d4c0b7'
+down_revision = 'c66884515a85'
 branch_labels = None
 depends_on = None
 
