@@ -170,6 +170,15 @@ def test_every_endpoint_refuses_a_query_parameter_it_does_not_take(app, client, 
     assert checked > 40
 
 
+def test_every_operation_documents_its_422(client):
+    """Any operation may answer 422 (an unknown query parameter at least): /openapi.json says so."""
+    spec = client.get("/openapi.json").get_json()
+    missing = [f"{method.upper()} {path}" for path, operations in spec["paths"].items()
+               for method, operation in operations.items()
+               if method in ("get", "post", "put", "patch", "delete") and "422" not in operation["responses"]]
+    assert missing == []
+
+
 def test_query_parameters_an_endpoint_takes_still_work(client, admin, enroll):
     enroll(external_id="known")
     response = client.get("/v1/members?external_id=known&limit=5", headers=admin)

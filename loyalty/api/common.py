@@ -42,26 +42,28 @@ class Blueprint(flask_smorest.Blueprint):
             if isinstance(view, type) and issubclass(view, MethodView):
                 for method in view.methods:
                     handler = getattr(view, method.lower())
-                    setattr(view, method.lower(), _without_unknown_query(handler))
+                    setattr(view, method.lower(), self._without_unknown_query(handler))
             else:
-                view = _without_unknown_query(view)
+                view = self._without_unknown_query(view)
             return register(view)
 
         return decorator
 
+    def _without_unknown_query(self, view):
+        """Refuse query parameters when the view declares no query schema (and document the 422)."""
+        if getattr(view, "takes_query", False):
+            return view
 
-def _without_unknown_query(view):
-    """Refuse query parameters when the view declares no query schema."""
-    if getattr(view, "takes_query", False):
-        return view
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.args:
+                raise unknown_query_parameters(request.args)
+            return view(*args, **kwargs)
 
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if request.args:
-            raise unknown_query_parameters(request.args)
-        return view(*args, **kwargs)
-
-    return wrapper
+        if 422 in getattr(view, "documented_statuses", ()):
+            return wrapper
+        return self.alt_response(422, schema=ErrorSchema,
+                                 description="Error codes: validation_error (a query parameter it does not take)")(wrapper)
 
 
 class Computed(ma.fields.Nested):
@@ -102,6 +104,7 @@ def documents_errors(blp, *error_classes: type[errors.LoyaltyError]):
             view = blp.alt_response(
                 status, schema=ErrorSchema, description="Error codes: " + ", ".join(sorted(set(codes)))
             )(view)
+        view.documented_statuses = {*getattr(view, "documented_statuses", ()), *by_status}
         return view
 
     return decorator
