@@ -1,7 +1,7 @@
 """refunds: the shop's refund id (`reference`), unique per purchase, so a retried refund applies once
 
 Revision ID: b51d7c3e2a90
-Revises: b7d41e09c3f2
+Revises: b7d41c9e5a30
 Create Date: 2026-12-04 16:20:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'b51d7c3e2a90'
-down_revision = 'b7d41e09c3f2'
+down_revision = 'b7d41c9e5a30'
 branch_labels = None
 depends_on = None
 
