@@ -63,6 +63,18 @@ class Config:
     # send of a batch to time out (loyalty.outbound.deliverer.lease_seconds).
     WEBHOOK_LEASE_SECONDS = float(os.environ["WEBHOOK_LEASE_SECONDS"]) if os.environ.get("WEBHOOK_LEASE_SECONDS") else None
 
+    # The staff console's session cookie (loyalty.web.sessions): HttpOnly, SameSite=Lax, and
+    # Secure unless the page is served on a loopback address; CONSOLE_COOKIE_SECURE=true|false
+    # decides instead (e.g. true behind a proxy that serves https on localhost).
+    SESSION_COOKIE_NAME = "loyalty_console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    CONSOLE_COOKIE_SECURE = {"true": True, "false": False}.get(os.environ.get("CONSOLE_COOKIE_SECURE", "").lower())
+    # CSRF tokens (Flask-WTF) are checked on the console's forms only, and last as long as the
+    # staff session that holds them.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+
     API_TITLE = "Loyalty API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

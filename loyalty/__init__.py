@@ -3,7 +3,6 @@ import logging
 from pathlib import Path
 
 from flask import Flask
-from flask.sessions import SessionInterface
 
 from config import Config
 from loyalty.extensions import (AUTOCOMMIT, autocommit_engine, db, engine_options, limiter, migrate,
@@ -13,24 +12,13 @@ from loyalty.extensions import (AUTOCOMMIT, autocommit_engine, db, engine_option
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, the API, error handlers, CLI commands."""
     app = Flask(__name__, static_folder="static", static_url_path="/static")
-    app.session_interface = NoCookieSessions()
     configure(app, test_config)
     register_extensions(app)
     register_api(app)
+    register_web(app)
     register_error_handlers(app)
     register_commands(app)
     return app
-
-
-class NoCookieSessions(SessionInterface):
-    """The API is stateless (bearer credentials): no session cookie to read, verify or sign on
-    each request, as Flask would do by default."""
-
-    def open_session(self, app, request):
-        return self.make_null_session(app)
-
-    def save_session(self, app, session, response):
-        pass
 
 
 def configure(app: Flask, test_config: dict | None) -> None:
@@ -96,6 +84,12 @@ def register_api(app: Flask) -> None:
     from loyalty.api import init_api
 
     init_api(app)
+
+
+def register_web(app: Flask) -> None:
+    from loyalty.web import init_web
+
+    init_web(app)
 
 
 def register_error_handlers(app: Flask) -> None:
