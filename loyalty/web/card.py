@@ -38,6 +38,6 @@ def card(token):
 
 def member_qr(code: str) -> Markup:
     """The member code as an inline SVG QR code, for the till's scanner."""
-    svg = segno.make(code, error="m").svg_inline(scale=6, dark="#000", light="#fff", svgclass="qr",
+    svg = segno.make(code, error="m").svg_inline(scale=6, omitsize=True, dark="#000", light="#fff", svgclass="qr",
                                                 title=f"QR code of member code {code}")
     return Markup(svg)
