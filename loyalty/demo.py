@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from loyalty import auth, campaigns, clock, jobs, members, purchases, redemptions, rewards, staff, tier_settings
+from loyalty import (auth, campaigns, clock, customers, jobs, members, purchases, redemptions, rewards, staff,
+                     tier_settings)
 from loyalty.actors import Actor
 from loyalty.extensions import db
 from loyalty.models import Member, Reward
@@ -49,7 +50,7 @@ def load(members: int = 300, seed: int = 7, progress: Progress = silent) -> list
             pass
         summary = (f"Loaded {len(people)} members, {count} purchases, {desk.answers} survey answers "
                    f"and {desk.cases} service cases over the past year.")
-    lines = demo_keys()
+    lines = demo_keys() + web_access()
     db.session.commit()
     return [*lines, "", summary]
 
@@ -297,4 +298,23 @@ def demo_keys() -> list[str]:
     for role in ("admin", "storefront"):
         _, plain = auth.create_api_key(f"demo {role}", role)
         lines.append(f"  {role:<10} {plain}")
+    return lines
+
+
+DEMO_SERVER = "http://127.0.0.1:8000"  # where the README's demo command serves the app
+CARD_LINK_DAYS = 30
+
+
+def web_access() -> list[str]:
+    """The console's demo accounts, and a card link of the member with the most points."""
+    lines = ["", f"Staff console: {DEMO_SERVER}/console (sign in as)"]
+    for email, _, role, password in DEMO_STAFF:
+        lines.append(f"  {role:<10} {email} / {password}")
+    member = db.session.execute(
+        select(Member).where(Member.status == "active").order_by(Member.points_balance.desc(), Member.id).limit(1)
+    ).scalar_one_or_none()
+    if member is not None:
+        _, token = customers.issue_access_token(member.id, timedelta(days=CARD_LINK_DAYS))
+        lines += ["", f"{member.name}'s card (the customer's page, valid {CARD_LINK_DAYS} days):",
+                  f"  {DEMO_SERVER}/card/{token}"]
     return lines
