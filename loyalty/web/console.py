@@ -51,6 +51,8 @@ def form_errors(form) -> str:
 def login():
     form = SignInForm()
     next_page = access.safe_next(request.args.get("next"), url_for("console.till_search"))
+    if request.method == "GET" and access.session_actor() is not None:
+        return redirect(next_page, 303)  # signed in already
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("login.html", form=form, next_page=next_page), status

@@ -256,3 +256,29 @@ def test_an_expired_card_link_says_so(same_origin_page, shop):
     response = same_origin_page.goto("/card/ct_not-a-token")
     assert response.status == 401
     expect(same_origin_page.get_by_role("alert")).to_contain_text("This card link has expired")
+
+
+def test_the_till_works_from_the_keyboard_and_fits_a_phone(browser, base_url, shop):
+    member = shop.member(points=180)
+    shop.reward(name="Keyboard cookie", cost_points=100)
+    context = browser.new_context(base_url=base_url, viewport={"width": 360, "height": 740})
+    offsite = keep_on_origin(context, base_url)
+    page = context.new_page()
+    page.goto("/console/login")
+    page.keyboard.type(CASHIER)  # the email field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Member")).to_be_focused()
+    page.keyboard.type(member["member_code"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text(member["name"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "member-360")
+    redeem = page.get_by_role("listitem").filter(has_text="Keyboard cookie").get_by_role("button", name="Redeem")
+    redeem.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-figure=new-balance]")).to_have_text("80")
+    assert shop.balance(member) == 80
+    context.close()
+    assert offsite == []
