@@ -14,8 +14,6 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import keep_on_origin
-
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR", "test-results/screenshots"))
 PASSWORD = "browser-pass-123"
 CASHIER, MANAGER = "cashier@browser.test", "manager@browser.test"
@@ -230,12 +228,11 @@ def rows_as_text(rows, columns, first=None) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("width, height", [(360, 740), (1024, 768)])
-def test_a_customer_opens_their_card_and_sees_the_qr_code(browser, base_url, shop, width, height):
+def test_a_customer_opens_their_card_and_sees_the_qr_code(same_origin_page, shop, width, height):
     member = shop.member(points=420)
     shop.reward(name=f"Cinnamon bun {width}", cost_points=400)
-    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
-    offsite = keep_on_origin(context, base_url)
-    page = context.new_page()
+    page = same_origin_page
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(shop.card_link(member))
     qr = page.get_by_role("img", name=re.compile("QR code of your member code"))
     expect(qr).to_be_visible()
@@ -248,8 +245,6 @@ def test_a_customer_opens_their_card_and_sees_the_qr_code(browser, base_url, sho
     expect(page.get_by_text(f"Cinnamon bun {width}")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the phone
     screenshot(page, f"card-{width}")
-    context.close()
-    assert offsite == []
 
 
 def test_an_expired_card_link_says_so(same_origin_page, shop):
@@ -258,12 +253,11 @@ def test_an_expired_card_link_says_so(same_origin_page, shop):
     expect(same_origin_page.get_by_role("alert")).to_contain_text("This card link has expired")
 
 
-def test_the_till_works_from_the_keyboard_and_fits_a_phone(browser, base_url, shop):
+def test_the_till_works_from_the_keyboard_and_fits_a_phone(same_origin_page, shop):
     member = shop.member(points=180)
     shop.reward(name="Keyboard cookie", cost_points=100)
-    context = browser.new_context(base_url=base_url, viewport={"width": 360, "height": 740})
-    offsite = keep_on_origin(context, base_url)
-    page = context.new_page()
+    page = same_origin_page
+    page.set_viewport_size({"width": 360, "height": 740})
     page.goto("/console/login")
     page.keyboard.type(CASHIER)  # the email field has the focus
     page.keyboard.press("Tab")
@@ -280,5 +274,3 @@ def test_the_till_works_from_the_keyboard_and_fits_a_phone(browser, base_url, sh
     page.keyboard.press("Enter")
     expect(page.locator("[data-figure=new-balance]")).to_have_text("80")
     assert shop.balance(member) == 80
-    context.close()
-    assert offsite == []

@@ -7,37 +7,8 @@ import pytest
 from loyalty.extensions import db
 from loyalty.models import Purchase, Redemption
 
-from tests.web.conftest import PASSWORD, Console, csrf_of
-
-
-@pytest.fixture
-def reward(client, admin):
-    def make(**fields):
-        body = {"name": "Free coffee", "cost_points": 100, "kind": "free_item", "value": {"sku": "COF"}, **fields}
-        response = client.post("/v1/rewards", headers=admin, json=body)
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-    return make
-
-
-@pytest.fixture
-def member_with(enroll, client, admin, program):
-    """member_with(points) -> a member holding that many points."""
-    def make(points, **fields):
-        member = enroll(**fields)
-        if points:
-            assert client.post(f"/v1/members/{member['id']}/adjustments", headers=admin,
-                               json={"points": points, "reason": "test"}).status_code == 201
-        return member
-    return make
-
-
-def balance(client, admin, member):
-    return client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"]
-
-
-def text_of(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+from tests.console_client import Console, csrf_of, text_of
+from tests.helpers import STAFF_PASSWORD, balance
 
 
 # -- signing in --------------------------------------------------------------------------------
@@ -69,7 +40,7 @@ def test_sign_in_sets_an_httponly_samesite_cookie_secure_off_loopback(app, progr
     html = remote.client.get("/console/login", base_url="https://till.example.com").get_data(as_text=True)
     response = remote.client.post("/console/login", base_url="https://till.example.com",
                                   headers={"Referer": "https://till.example.com/console/login"},
-                                  data={"csrf_token": csrf_of(html), "email": email, "password": PASSWORD})
+                                  data={"csrf_token": csrf_of(html), "email": email, "password": STAFF_PASSWORD})
     assert response.status_code == 303, response.get_data(as_text=True)
     assert "Secure" in response.headers["Set-Cookie"]
 
@@ -128,10 +99,10 @@ def test_nothing_found_says_so(console, program):
 
 # -- the member page and redeeming -----------------------------------------------------------------
 
-def test_member_page_shows_balance_tier_and_rewards_with_reasons(console, member_with, reward, client, admin):
+def test_member_page_shows_balance_tier_and_rewards_with_reasons(console, rich, reward, client, admin):
     client.post("/v1/tiers", headers=admin, json={"key": "gold", "name": "Gold", "min_qualifying_points": 500,
                                                    "multiplier": "1.5"})
-    member = member_with(150, name="Ana Silva")
+    member = rich(150, name="Ana Silva")
     cheap = reward(name="Free coffee", cost_points=100)
     reward(name="Big hamper", cost_points=1000)
     reward(name="Gold lounge", cost_points=50, min_tier="gold")
@@ -144,8 +115,8 @@ def test_member_page_shows_balance_tier_and_rewards_with_reasons(console, member
     assert "Not redeemable: The member&#39;s tier is too low for this reward. (Gold or higher)" in page
 
 
-def test_redeem_issues_and_uses_then_shows_the_voucher_and_new_balance(console, member_with, reward, client, admin):
-    member = member_with(250)
+def test_redeem_issues_and_uses_then_shows_the_voucher_and_new_balance(console, rich, reward, client, admin):
+    member = rich(250)
     coffee = reward(cost_points=100)
     till = console()
     page = f"/console/members/{member['id']}"
@@ -163,12 +134,12 @@ def test_redeem_issues_and_uses_then_shows_the_voucher_and_new_balance(console, 
 
     again = till.client.post(f"{page}/redeem", data=form)  # the same form sent twice
     assert again.headers["Location"] == response.headers["Location"]
-    assert balance(client, admin, member) == 150
+    assert balance(client, admin, member['id']) == 150
     assert db.session.query(Redemption).filter_by(member_id=member["id"]).count() == 1
 
 
-def test_a_refused_redemption_shows_why_and_changes_nothing(console, member_with, reward, client, admin):
-    member = member_with(50)
+def test_a_refused_redemption_shows_why_and_changes_nothing(console, rich, reward, client, admin):
+    member = rich(50)
     hamper = reward(cost_points=100)
     till = console()
     page = f"/console/members/{member['id']}"
@@ -176,7 +147,7 @@ def test_a_refused_redemption_shows_why_and_changes_nothing(console, member_with
     assert response.status_code == 303 and response.headers["Location"] == page
     shown = text_of(till.get(page))
     assert 'role="alert">The member does not have enough points.<' in shown
-    assert balance(client, admin, member) == 50
+    assert balance(client, admin, member['id']) == 50
     assert db.session.query(Redemption).filter_by(member_id=member["id"]).count() == 0
 
 
@@ -227,8 +198,8 @@ def test_a_currency_without_earn_rate_or_a_reused_order_is_refused(console, enro
 
 # -- vouchers ----------------------------------------------------------------------------------
 
-def test_look_up_and_use_a_voucher_once(console, member_with, reward, client, storefront):
-    member = member_with(100)
+def test_look_up_and_use_a_voucher_once(console, rich, reward, client, storefront):
+    member = rich(100)
     coffee = reward()
     code = client.post(f"/v1/members/{member['id']}/redemptions", headers=storefront,
                        json={"reward_id": coffee["id"]}).get_json()["code"]
@@ -251,8 +222,8 @@ def test_an_unknown_voucher_says_so(console, program):
 
 # -- CSRF and errors ---------------------------------------------------------------------------
 
-def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(console, member_with, reward, client, admin):
-    member = member_with(250)
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(console, rich, reward, client, admin):
+    member = rich(250)
     coffee = reward()
     till = console()
     page = f"/console/members/{member['id']}"
@@ -260,7 +231,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(console, m
         response = till.client.post(f"{page}/redeem", data={"reward_id": coffee["id"], "attempt": "x", **data})
         assert response.status_code == 400
         assert "This form has expired or did not come from this page" in text_of(response)
-    assert balance(client, admin, member) == 250
+    assert balance(client, admin, member['id']) == 250
 
 
 def test_unknown_member_is_a_page_in_words(console):

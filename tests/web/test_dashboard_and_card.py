@@ -7,10 +7,7 @@ import pytest
 from loyalty import clock
 from loyalty.reports import dashboard as reports
 from loyalty.reports.period import Period
-
-
-def text_of(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+from tests.console_client import text_of
 
 
 def table_rows(html: str, name: str) -> list[list[str]]:
