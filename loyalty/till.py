@@ -18,10 +18,12 @@ from loyalty.errors import Conflict, ValidationFailed
 from loyalty.extensions import db
 from loyalty.ids import normalise_code
 from loyalty.models import LedgerEntry, Member, Redemption, Reward
+from loyalty.service import overview, timeline
 
 SEARCH_LIMIT = 20
 MOST_MINOR_UNITS = 10**15  # as POST /v1/purchases allows
 RECENT_ACTIVITY = 10
+TIMELINE_ITEMS = 30
 # Characters people put in phone numbers: `+1 (555) 010-2030` is found as 15550102030.
 PHONE_PUNCTUATION = " +-().\t/"
 
@@ -55,15 +57,14 @@ def _phone_digits(column):
 
 @dataclass
 class Standing:
-    """A member as the till and the card show them."""
+    """A member's points and tier as the till and the card show them."""
 
-    member: Member
+    member: object  # members.MemberView
     tier: object | None  # the tier held now (key, name, min_qualifying_points), or None
     next_tier: object | None
     progress: dict  # as tier_progress in the API
     expiring: dict | None
-    rewards: list[Reward] = field(default_factory=list)  # each with `eligible` and `reason`
-    recent: list[LedgerEntry] = field(default_factory=list)
+    rewards: list[Reward] = field(default_factory=list)  # each with `eligible` and `reason`, cheapest first
 
     @property
     def affordable(self) -> list[Reward]:
@@ -80,24 +81,51 @@ class Standing:
         return max(0.0, min(1.0, done / span)) if span > 0 else 1.0
 
 
-def standing(member_id: str) -> Standing:
-    """Balance, pending, tier and progress, what expires soon, the catalogue with eligibility and
-    the latest ledger entries of one member."""
-    member = members.get_member(member_id)
-    catalogue = db.session.execute(
-        rewards.list_query(active_only=True).order_by(Reward.cost_points, Reward.id)).scalars().all()
-    for reward in catalogue:
-        reward.reason = rewards.refusal(member, reward)
-        reward.eligible = reward.reason is None
-    recent = db.session.execute(
-        select(LedgerEntry).where(LedgerEntry.member_id == member.id)
-        .order_by(LedgerEntry.id.desc()).limit(RECENT_ACTIVITY)
-    ).scalars().all()
+def _standing(member, catalogue: list[Reward]) -> Standing:
     progress = tiers.progress(member)
     next_tier = next((row for row in tiers.ladder_rows() if row.key == progress["next_tier"]), None)
     return Standing(member=member, tier=tiers.shown_tier(member), next_tier=next_tier, progress=progress,
-                    expiring=customers.expiring(member, clock.now()), rewards=list(catalogue),
-                    recent=list(recent))
+                    expiring=customers.expiring(member, clock.now()),
+                    rewards=sorted(catalogue, key=lambda reward: (reward.cost_points, reward.id)))
+
+
+@dataclass
+class Card:
+    """The customer's card: their standing and their latest points movements."""
+
+    standing: Standing
+    recent: list[LedgerEntry]
+
+
+def card(member_id: str) -> Card:
+    member = members.get_member_with_progress(member_id)
+    catalogue = rewards.mark_eligibility(rewards.active_catalogue(), member)
+    recent = db.session.execute(
+        select(LedgerEntry).where(LedgerEntry.member_id == member_id)
+        .order_by(LedgerEntry.id.desc()).limit(RECENT_ACTIVITY)
+    ).scalars().all()
+    return Card(standing=_standing(member, catalogue), recent=list(recent))
+
+
+@dataclass
+class MemberPage:
+    """What the till shows of a member: the overview (API.md, Service: Overview) with the standing,
+    and the newest items of the timeline."""
+
+    standing: Standing
+    open_cases: list
+    pinned_notes: list
+    last_feedback: dict
+    at_risk: bool
+    timeline: list[dict]
+
+
+def member_page(member_id: str, actor: Actor) -> MemberPage:
+    seen = overview.overview(member_id, actor)
+    items, _ = timeline.timeline(member_id, limit=TIMELINE_ITEMS)
+    return MemberPage(standing=_standing(seen["member"], seen["rewards"]), open_cases=seen["open_cases"],
+                      pinned_notes=seen["pinned_notes"], last_feedback=seen["last_feedback"],
+                      at_risk=seen["at_risk"], timeline=items)
 
 
 def minor_units(amount: str, currency: str) -> int:

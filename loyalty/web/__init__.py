@@ -14,7 +14,7 @@ csrf = CSRFProtect()
 
 def init_web(app: Flask) -> None:
     """Sessions and CSRF for /console, the page blueprints and their template helpers."""
-    from loyalty.web import card, console, dashboard, filters  # noqa: F401  (dashboard: routes on console.bp)
+    from loyalty.web import card, console, dashboard, filters, service_desk  # noqa: F401  (routes on console.bp)
 
     app.session_interface = ConsoleSessions()
     # WTF_CSRF_CHECK_DEFAULT is off (config.py): the API's bearer requests need no CSRF check,

@@ -32,8 +32,9 @@ def card(token):
         actor = None
     if actor is None or actor.type != "customer":
         return page_errors.error_page(401, EXPIRED_LINK, "Card link expired")
-    standing = till.standing(actor.member_id)
-    return render_template("card.html", standing=standing, qr=member_qr(standing.member.member_code))
+    card = till.card(actor.member_id)
+    return render_template("card.html", standing=card.standing, recent=card.recent,
+                           qr=member_qr(card.standing.member.member_code))
 
 
 def member_qr(code: str) -> Markup:

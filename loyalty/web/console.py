@@ -14,8 +14,8 @@ from loyalty.program import get_program
 from loyalty.web import access, csrf
 from loyalty.web import errors as page_errors
 from loyalty.web.access import signed_in
-from loyalty.web.forms import (PurchaseForm, RedeemForm, SignInForm, SignOutForm, UseVoucherForm, new_attempt,
-                               new_order_id)
+from loyalty.web.forms import (CaseForm, FeedbackForm, NoteForm, PurchaseForm, RedeemForm, SignInForm, SignOutForm,
+                               UseVoucherForm, new_attempt, new_order_id)
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 page_errors.register(bp)
@@ -42,6 +42,21 @@ def refused(error: errors.LoyaltyError, back: str):
 def form_errors(form) -> str:
     return " ".join(f"{form[name].label.text}: {message}" for name, messages in form.errors.items()
                     for message in messages)
+
+
+def perform(form, action, *, back: str, done, then=None):
+    """Validate `form`, run `action()` (one domain call) as the request's transaction and go on to
+    `then(result)` (default `back`) saying `done(result)`; a bad form or a refusal goes `back` with
+    its message and changes nothing."""
+    if not form.validate():
+        return refused(errors.ValidationFailed(form_errors(form)), back)
+    try:
+        result = action()
+    except errors.LoyaltyError as error:
+        return refused(error, back)
+    db.session.commit()
+    flash(done(result), "done")
+    return redirect(then(result) if then else back, 303)
 
 
 # -- signing in and out ---------------------------------------------------------------------------
@@ -97,15 +112,17 @@ def till_search():
 @bp.route("/members/<member_id>")
 @signed_in()
 def member(member_id):
-    standing = till.standing(member_id)
+    page = till.member_page(member_id, g.actor)
     program = get_program()
     currencies = sorted(program.earn_rates)
     voucher = _redemption_of(member_id, request.args.get("voucher"))
     return render_template(
-        "member.html", standing=standing, voucher=voucher,
+        "member.html", page=page, standing=page.standing, voucher=voucher,
         redeem_form=RedeemForm(formdata=None, attempt=new_attempt()),
         purchase_form=PurchaseForm(currencies, formdata=None, order_id=new_order_id(),
                                    currency=_default_currency(program, currencies)),
+        note_form=NoteForm(formdata=None), feedback_form=FeedbackForm(formdata=None),
+        case_form=CaseForm(formdata=None),
     )
 
 

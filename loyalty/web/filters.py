@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from flask import Flask
 
+from loyalty import clock
 from loyalty.currency import exponent
 from loyalty.errors import LoyaltyError
 from loyalty.rewards import REFUSAL_ERRORS
@@ -31,6 +32,16 @@ def when(value) -> str:
     return str(value)
 
 
+def age(since: datetime) -> str:
+    """How long ago, roughly: "3 d 4 h", "2 h 5 min", "12 min"."""
+    minutes = max(0, int((clock.now() - since).total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
 def reason(code: str | None) -> str:
     """A refusal code (rewards.REFUSALS) in words."""
     return REASONS.get(code, LoyaltyError.message) if code else ""
@@ -50,5 +61,5 @@ def percent(value) -> str:
 
 def register(app: Flask) -> None:
     for name, function in {"points": points, "money": money, "when": when, "reason": reason,
-                           "grouped_code": grouped_code, "percent": percent}.items():
+                           "grouped_code": grouped_code, "percent": percent, "age": age}.items():
         app.add_template_filter(function, name)

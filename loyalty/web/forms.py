@@ -1,8 +1,10 @@
 """The console's forms (Flask-WTF: each carries its CSRF token). Labels are the contract's
 accessible names (API.md, Web pages)."""
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (BooleanField, DateField, EmailField, HiddenField, IntegerField, PasswordField, SelectField,
+                     StringField, SubmitField, TextAreaField)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from loyalty.ids import new_code
 
@@ -35,7 +37,7 @@ class PurchaseForm(FlaskForm):
 
     def __init__(self, currencies: list[str], **kwargs):
         super().__init__(**kwargs)
-        self.currency.choices = [(code, code.upper()) for code in currencies]
+        self.currency.choices = [SelectChoice(code, code.upper()) for code in currencies]
 
 
 class UseVoucherForm(FlaskForm):
@@ -51,6 +53,58 @@ class PeriodForm(FlaskForm):
     from_ = DateField("From", validators=[DataRequired()], name="from")
     to = DateField("To", validators=[DataRequired()])
     submit = SubmitField("Show")
+
+
+# -- service: notes, feedback, cases ----------------------------------------------------------------
+
+CATEGORIES = [SelectChoice(key, key.capitalize())
+              for key in ("product", "service", "delivery", "billing", "points", "other")]
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
+    pinned = BooleanField("Pin to the member's overview")
+    submit = SubmitField("Add note")
+
+
+class FeedbackForm(FlaskForm):
+    kind = SelectField("Kind", choices=[SelectChoice("csat", "Satisfaction (CSAT, 1 to 5)"),
+                                        SelectChoice("nps", "Recommendation (NPS, 0 to 10)")])
+    score = IntegerField("Score", validators=[InputRequired(), NumberRange(0, 10)])
+    comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Record feedback")
+
+    def validate_score(self, field):
+        if self.kind.data == "csat" and not 1 <= (field.data or 0) <= 5:
+            raise ValidationError("A CSAT score is from 1 to 5.")
+
+
+class CaseForm(FlaskForm):
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    category = SelectField("Category", choices=CATEGORIES)
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    submit = SubmitField("Open case")
+
+
+class ReplyForm(FlaskForm):
+    text = TextAreaField("Reply", validators=[DataRequired(), Length(max=5000)])
+    submit = SubmitField("Send reply")
+
+
+class ResolveForm(FlaskForm):
+    resolution = TextAreaField("Resolution", validators=[DataRequired(), Length(max=2000)])
+    goodwill_points = IntegerField("Goodwill points", default=0, validators=[Optional(), NumberRange(min=0)])
+    submit = SubmitField("Resolve")
+
+
+class ReopenForm(FlaskForm):
+    submit = SubmitField("Reopen")
+
+
+class AssignForm(FlaskForm):
+    # Any id is passed on: the domain refuses one that is not an active staff member's.
+    assignee_id = SelectField("Assignee", validate_choice=False)
+    submit = SubmitField("Assign")
 
 
 def new_attempt() -> str:

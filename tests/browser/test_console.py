@@ -77,6 +77,11 @@ def sign_in(page, email):
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
+def reward_row(page, name):
+    """The reward's line in the member page's list of rewards."""
+    return page.get_by_role("region", name="Rewards").get_by_role("listitem").filter(has_text=name)
+
+
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -100,7 +105,7 @@ def test_cashier_scans_redeems_records_a_purchase_and_uses_a_voucher(same_origin
     expect(page.get_by_text("Not redeemable: The member does not have enough points.")).to_be_visible()
     screenshot(page, "member")
 
-    row = page.get_by_role("listitem").filter(has_text="Free coffee")
+    row = reward_row(page, "Free coffee")
     row.get_by_role("button", name="Redeem").click()
     code = page.locator("[data-figure=voucher-code]").inner_text()
     expect(page.locator("[data-figure=new-balance]")).to_have_text("150")
@@ -140,7 +145,7 @@ def test_a_refused_action_shows_its_message_and_changes_nothing(same_origin_page
     page.goto(f"/console/members/{member['id']}")
     # Between showing the page and the click, the reward is withdrawn.
     shop.call("PATCH", f"/v1/rewards/{mug['id']}", json={"active": False}, expect_status=200)
-    page.get_by_role("listitem").filter(has_text="Travel mug").get_by_role("button", name="Redeem").click()
+    reward_row(page, "Travel mug").get_by_role("button", name="Redeem").click()
     expect(page.get_by_role("alert")).to_have_text("The reward is not active.")
     assert shop.balance(member) == 300
     assert shop.call("GET", f"/v1/members/{member['id']}/redemptions").json()["data"] == []
@@ -158,7 +163,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(same_origin_page, shop)
     shop.reward(name="Scone", cost_points=120)
     sign_in(page, CASHIER)
     page.goto(f"/console/members/{member['id']}")
-    row = page.get_by_role("listitem").filter(has_text="Scone")
+    row = reward_row(page, "Scone")
     row.locator("input[name=csrf_token]").evaluate("input => input.remove()")
     row.get_by_role("button", name="Redeem").click()
     expect(page.get_by_role("alert")).to_contain_text("This form has expired or did not come from this page")
@@ -269,8 +274,53 @@ def test_the_till_works_from_the_keyboard_and_fits_a_phone(same_origin_page, sho
     expect(page.get_by_role("heading", level=1)).to_have_text(member["name"])
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, "member-360")
-    redeem = page.get_by_role("listitem").filter(has_text="Keyboard cookie").get_by_role("button", name="Redeem")
+    redeem = reward_row(page, "Keyboard cookie").get_by_role("button", name="Redeem")
     redeem.focus()
     page.keyboard.press("Enter")
     expect(page.locator("[data-figure=new-balance]")).to_have_text("80")
     assert shop.balance(member) == 80
+
+
+def test_a_case_is_opened_answered_and_resolved_with_goodwill(same_origin_page, shop):
+    page = same_origin_page
+    member = shop.member(points=10)
+    sign_in(page, CASHIER)
+    page.goto(f"/console/members/{member['id']}")
+    page.get_by_label("Note", exact=True).fill("Prefers oat milk")
+    page.get_by_label("Pin to the member's overview").check()
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_role("region", name="Pinned notes")).to_contain_text("Prefers oat milk")
+    page.get_by_label("Kind").select_option("nps")
+    page.get_by_label("Score").fill("3")
+    page.get_by_role("button", name="Record feedback").click()
+    expect(page.locator("[data-figure=last-nps]")).to_contain_text("3 (detractor)")
+    page.get_by_text("Open a case").click()
+    page.get_by_label("Subject").fill("Card not scanning")
+    page.get_by_label("Category").select_option("points")
+    page.get_by_role("button", name="Open case").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Card not scanning")
+    page.get_by_label("Reply").fill("We have sent a new card.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_role("region", name="Conversation")).to_contain_text("We have sent a new card.")
+    page.get_by_role("link", name="Service desk").first.click()
+    expect(page.get_by_role("row").filter(has_text="Card not scanning")).to_contain_text("Nobody")
+    screenshot(page, "cases")
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, MANAGER)
+    page.get_by_role("link", name="Service desk").first.click()
+    page.get_by_role("link", name="Card not scanning").click()
+    page.get_by_label("Assignee").select_option(label="Manager (manager)")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.locator("[data-figure=assignee]")).to_have_text("Manager")
+    page.get_by_label("Resolution").fill("New card sent")
+    page.get_by_label("Goodwill points").fill("25")
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.locator("[data-figure=case-status]")).to_have_text("resolved")
+    screenshot(page, "case")
+    case_id = page.url.rsplit("/", 1)[1]
+    case = shop.call("GET", f"/v1/cases/{case_id}").json()
+    assert (case["status"], case["goodwill_points"], case["first_response_at"] is not None) == ("resolved", 25, True)
+    assert shop.balance(member) == 35
+    page.goto(f"/console/members/{member['id']}")
+    expect(page.get_by_role("region", name="Timeline").locator("[data-kind=goodwill]")).to_have_count(1)
