@@ -1,5 +1,6 @@
 """A test client for the staff console: signs in through the form and posts forms with their
 CSRF token, as a browser would (fixtures `console` and `staff_member` are in tests/web/conftest.py)."""
+import itertools
 import re
 
 from flask import g
@@ -30,11 +31,17 @@ class FreshRequestsClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+# Each Console comes from an address of its own: the sign-in's per-address limit (LOGIN_RATE_LIMIT)
+# is for one client, not for a whole test run (the limiter is on once any test app enables it).
+ADDRESSES = (f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}" for n in itertools.count(1))
+
+
 class Console:
     """A browser-like client of the console, signed in or not."""
 
     def __init__(self, app):
         self.client = FreshRequestsClient(app, app.response_class, use_cookies=True)
+        self.client.environ_base["REMOTE_ADDR"] = next(ADDRESSES)
 
     def get(self, path, **kwargs):
         return self.client.get(path, **kwargs)

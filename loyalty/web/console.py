@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from loyalty import auth, errors, members, redemptions, staff, till
-from loyalty.extensions import db, limiter
+from loyalty.extensions import db
 from loyalty.program import get_program
 from loyalty.web import access, csrf
 from loyalty.web import errors as page_errors
@@ -62,7 +62,6 @@ def perform(form, action, *, back: str, done, then=None):
 # -- signing in and out ---------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     form = SignInForm()
     next_page = access.safe_next(request.args.get("next"), url_for("console.till_search"))
