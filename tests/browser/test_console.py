@@ -57,7 +57,7 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(live_app):
+def till_shop(live_app):
     shop = Shop(live_app)
     shop.call("PATCH", "/v1/program", json={"earn_rates": {"usd": "1", "jpy": "0.01"}}, expect_status=200)
     for key, name, threshold in (("silver", "Silver", 0), ("gold", "Gold", 500)):
@@ -87,11 +87,11 @@ def screenshot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_cashier_scans_redeems_records_a_purchase_and_uses_a_voucher(same_origin_page, shop):
+def test_cashier_scans_redeems_records_a_purchase_and_uses_a_voucher(same_origin_page, till_shop):
     page = same_origin_page
-    member = shop.member(points=250, email="dana@example.com")
-    coffee = shop.reward(name="Free coffee", cost_points=100)
-    shop.reward(name="Espresso machine", cost_points=100_000)
+    member = till_shop.member(points=250, email="dana@example.com")
+    coffee = till_shop.reward(name="Free coffee", cost_points=100)
+    till_shop.reward(name="Espresso machine", cost_points=100_000)
     sign_in(page, CASHIER)
     screenshot(page, "till")
 
@@ -109,11 +109,11 @@ def test_cashier_scans_redeems_records_a_purchase_and_uses_a_voucher(same_origin
     row.get_by_role("button", name="Redeem").click()
     code = page.locator("[data-figure=voucher-code]").inner_text()
     expect(page.locator("[data-figure=new-balance]")).to_have_text("150")
-    voucher = shop.call("GET", f"/v1/redemptions/{code}").json()
+    voucher = till_shop.call("GET", f"/v1/redemptions/{code}").json()
     assert (voucher["reward_id"], voucher["status"], voucher["member_id"]) == (coffee["id"], "used", member["id"])
     page.reload()  # POST-redirect-GET: a reload shows the voucher again and redeems nothing
     expect(page.locator("[data-figure=new-balance]")).to_have_text("150")
-    assert shop.balance(member) == 150
+    assert till_shop.balance(member) == 150
     screenshot(page, "redeemed")
 
     page.get_by_label("Amount").fill("12.50")
@@ -122,55 +122,55 @@ def test_cashier_scans_redeems_records_a_purchase_and_uses_a_voucher(same_origin
     page.get_by_role("button", name="Record purchase").click()
     expect(page.get_by_role("status").filter(has_text="Recorded: order BROWSER-1, 12 points.")).to_be_visible()
     expect(page.locator("[data-figure=balance]")).to_have_text("162")
-    purchases = shop.call("GET", f"/v1/members/{member['id']}/purchases").json()["data"]
+    purchases = till_shop.call("GET", f"/v1/members/{member['id']}/purchases").json()["data"]
     assert [(p["order_id"], p["amount"], p["currency"], p["source"]) for p in purchases] == [
         ("BROWSER-1", 1250, "usd", "pos")]
 
-    issued = shop.call("POST", f"/v1/members/{member['id']}/redemptions", headers=shop.storefront,
+    issued = till_shop.call("POST", f"/v1/members/{member['id']}/redemptions", headers=till_shop.storefront,
                        json={"reward_id": coffee["id"]}, expect_status=201).json()
     page.get_by_label("Voucher code").fill(issued["code"].lower())
     page.get_by_label("Voucher code").press("Enter")  # htmx puts the voucher in place
     expect(page.locator("#voucher-result")).to_contain_text("issued")
     page.get_by_role("button", name="Use", exact=True).click()
     expect(page.get_by_role("status").filter(has_text=f"Voucher {issued['code']} used.")).to_be_visible()
-    assert shop.call("GET", f"/v1/redemptions/{issued['code']}").json()["status"] == "used"
+    assert till_shop.call("GET", f"/v1/redemptions/{issued['code']}").json()["status"] == "used"
     screenshot(page, "voucher-used")
 
 
-def test_a_refused_action_shows_its_message_and_changes_nothing(same_origin_page, shop):
+def test_a_refused_action_shows_its_message_and_changes_nothing(same_origin_page, till_shop):
     page = same_origin_page
-    member = shop.member(points=300)
-    mug = shop.reward(name="Travel mug", cost_points=200)
+    member = till_shop.member(points=300)
+    mug = till_shop.reward(name="Travel mug", cost_points=200)
     sign_in(page, CASHIER)
     page.goto(f"/console/members/{member['id']}")
     # Between showing the page and the click, the reward is withdrawn.
-    shop.call("PATCH", f"/v1/rewards/{mug['id']}", json={"active": False}, expect_status=200)
+    till_shop.call("PATCH", f"/v1/rewards/{mug['id']}", json={"active": False}, expect_status=200)
     reward_row(page, "Travel mug").get_by_role("button", name="Redeem").click()
     expect(page.get_by_role("alert")).to_have_text("The reward is not active.")
-    assert shop.balance(member) == 300
-    assert shop.call("GET", f"/v1/members/{member['id']}/redemptions").json()["data"] == []
+    assert till_shop.balance(member) == 300
+    assert till_shop.call("GET", f"/v1/members/{member['id']}/redemptions").json()["data"] == []
 
     page.get_by_label("Amount").fill("12.505")
     page.get_by_role("button", name="Record purchase").click()
     expect(page.get_by_role("alert")).to_have_text("USD amounts have at most 2 decimal places.")
-    assert shop.call("GET", f"/v1/members/{member['id']}/purchases").json()["data"] == []
+    assert till_shop.call("GET", f"/v1/members/{member['id']}/purchases").json()["data"] == []
     screenshot(page, "refused")
 
 
-def test_a_form_posted_without_its_csrf_token_is_refused(same_origin_page, shop):
+def test_a_form_posted_without_its_csrf_token_is_refused(same_origin_page, till_shop):
     page = same_origin_page
-    member = shop.member(points=300)
-    shop.reward(name="Scone", cost_points=120)
+    member = till_shop.member(points=300)
+    till_shop.reward(name="Scone", cost_points=120)
     sign_in(page, CASHIER)
     page.goto(f"/console/members/{member['id']}")
     row = reward_row(page, "Scone")
     row.locator("input[name=csrf_token]").evaluate("input => input.remove()")
     row.get_by_role("button", name="Redeem").click()
     expect(page.get_by_role("alert")).to_contain_text("This form has expired or did not come from this page")
-    assert shop.balance(member) == 300
+    assert till_shop.balance(member) == 300
 
 
-def test_a_cashier_cannot_open_the_dashboard(same_origin_page, shop):
+def test_a_cashier_cannot_open_the_dashboard(same_origin_page, till_shop):
     page = same_origin_page
     sign_in(page, CASHIER)
     expect(page.get_by_role("link", name="Dashboard")).to_have_count(0)
@@ -179,14 +179,14 @@ def test_a_cashier_cannot_open_the_dashboard(same_origin_page, shop):
     expect(page.get_by_role("alert")).to_have_text("This page is for managers only.")
 
 
-def test_the_manager_sees_the_dashboard_drawn_with_the_reports_numbers(same_origin_page, shop):
+def test_the_manager_sees_the_dashboard_drawn_with_the_reports_numbers(same_origin_page, till_shop):
     page = same_origin_page
     today = datetime.now(timezone.utc).date()
     for number, days_ago in enumerate((200, 170, 100, 40, 35, 5)):
-        member = shop.member()
+        member = till_shop.member()
         for repeat in (0, 1):
             occurred = datetime.now(timezone.utc) - timedelta(days=days_ago - 3 * repeat)
-            shop.call("POST", "/v1/purchases", headers=shop.storefront, expect_status=201, json={
+            till_shop.call("POST", "/v1/purchases", headers=till_shop.storefront, expect_status=201, json={
                 "member_id": member["id"], "order_id": f"dash-{number}-{repeat}", "amount": 2500 + 100 * number,
                 "currency": "usd", "occurred_at": occurred.isoformat()})
     dates = {"from": (today - timedelta(days=300)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
@@ -205,22 +205,22 @@ def test_the_manager_sees_the_dashboard_drawn_with_the_reports_numbers(same_orig
 
     query = f"from={dates['from']}&to={dates['to']}"
     assert table(page, "repurchase") == rows_as_text(
-        shop.call("GET", f"/v1/reports/repurchase-by-tier?{query}").json()["data"],
+        till_shop.call("GET", f"/v1/reports/repurchase-by-tier?{query}").json()["data"],
         ["tier", "buyers", "repurchasers", "repurchase_rate", "median_days_to_repurchase", "immature"])
     assert table(page, "cohorts") == rows_as_text(
-        shop.call("GET", f"/v1/reports/cohorts?{query}").json()["data"],
+        till_shop.call("GET", f"/v1/reports/cohorts?{query}").json()["data"],
         ["month", "buyers", "rate_30d", "rate_60d", "rate_90d", "early_churn_rate"])
     months = table(page, "points")
     assert months[0][0] == dates["from"][:7] and months[-1][0] == today.strftime("%Y-%m")
     last_month_start = max(date.fromisoformat(dates["from"]), today.replace(day=1))
-    last = shop.call("GET", f"/v1/reports/points?from={last_month_start}&to={dates['to']}").json()
+    last = till_shop.call("GET", f"/v1/reports/points?from={last_month_start}&to={dates['to']}").json()
     assert months[-1] == rows_as_text([last], ["issued", "redeemed", "expired", "reversed", "adjusted", "closing"],
                                       first=[today.strftime("%Y-%m")])[0]
     screenshot(page, "dashboard")
 
     csv_link = page.locator("section").filter(has=page.locator("#cohorts-chart")).get_by_role("link", name="Download CSV")
     downloaded = page.request.get(csv_link.get_attribute("href"))
-    assert downloaded.ok and downloaded.text() == shop.call("GET", f"/v1/reports/cohorts?{query}&format=csv").text
+    assert downloaded.ok and downloaded.text() == till_shop.call("GET", f"/v1/reports/cohorts?{query}&format=csv").text
 
 
 def table(page, name) -> list[list[str]]:
@@ -233,12 +233,12 @@ def rows_as_text(rows, columns, first=None) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("width, height", [(360, 740), (1024, 768)])
-def test_a_customer_opens_their_card_and_sees_the_qr_code(same_origin_page, shop, width, height):
-    member = shop.member(points=420)
-    shop.reward(name=f"Cinnamon bun {width}", cost_points=400)
+def test_a_customer_opens_their_card_and_sees_the_qr_code(same_origin_page, till_shop, width, height):
+    member = till_shop.member(points=420)
+    till_shop.reward(name=f"Cinnamon bun {width}", cost_points=400)
     page = same_origin_page
     page.set_viewport_size({"width": width, "height": height})
-    page.goto(shop.card_link(member))
+    page.goto(till_shop.card_link(member))
     qr = page.get_by_role("img", name=re.compile("QR code of your member code"))
     expect(qr).to_be_visible()
     assert qr.locator("svg path.qrline").count() == 1  # the dark modules, drawn by segno
@@ -252,15 +252,15 @@ def test_a_customer_opens_their_card_and_sees_the_qr_code(same_origin_page, shop
     screenshot(page, f"card-{width}")
 
 
-def test_an_expired_card_link_says_so(same_origin_page, shop):
+def test_an_expired_card_link_says_so(same_origin_page, till_shop):
     response = same_origin_page.goto("/card/ct_not-a-token")
     assert response.status == 401
     expect(same_origin_page.get_by_role("alert")).to_contain_text("This card link has expired")
 
 
-def test_the_till_works_from_the_keyboard_and_fits_a_phone(same_origin_page, shop):
-    member = shop.member(points=180)
-    shop.reward(name="Keyboard cookie", cost_points=100)
+def test_the_till_works_from_the_keyboard_and_fits_a_phone(same_origin_page, till_shop):
+    member = till_shop.member(points=180)
+    till_shop.reward(name="Keyboard cookie", cost_points=100)
     page = same_origin_page
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto("/console/login")
@@ -278,12 +278,12 @@ def test_the_till_works_from_the_keyboard_and_fits_a_phone(same_origin_page, sho
     redeem.focus()
     page.keyboard.press("Enter")
     expect(page.locator("[data-figure=new-balance]")).to_have_text("80")
-    assert shop.balance(member) == 80
+    assert till_shop.balance(member) == 80
 
 
-def test_a_case_is_opened_answered_and_resolved_with_goodwill(same_origin_page, shop):
+def test_a_case_is_opened_answered_and_resolved_with_goodwill(same_origin_page, till_shop):
     page = same_origin_page
-    member = shop.member(points=10)
+    member = till_shop.member(points=10)
     sign_in(page, CASHIER)
     page.goto(f"/console/members/{member['id']}")
     page.get_by_label("Note", exact=True).fill("Prefers oat milk")
@@ -319,8 +319,8 @@ def test_a_case_is_opened_answered_and_resolved_with_goodwill(same_origin_page, 
     expect(page.locator("[data-figure=case-status]")).to_have_text("resolved")
     screenshot(page, "case")
     case_id = page.url.rsplit("/", 1)[1]
-    case = shop.call("GET", f"/v1/cases/{case_id}").json()
+    case = till_shop.call("GET", f"/v1/cases/{case_id}").json()
     assert (case["status"], case["goodwill_points"], case["first_response_at"] is not None) == ("resolved", 25, True)
-    assert shop.balance(member) == 35
+    assert till_shop.balance(member) == 35
     page.goto(f"/console/members/{member['id']}")
     expect(page.get_by_role("region", name="Timeline").locator("[data-kind=goodwill]")).to_have_count(1)
