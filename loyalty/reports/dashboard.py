@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from loyalty import clock
 from loyalty.errors import ValidationFailed
-from loyalty.reports import cohorts, points, repurchase
+from loyalty.reports import cohorts, points, repurchase, satisfaction, service
 from loyalty.reports.period import Period
 
 DEFAULT_MONTHS = 12
@@ -60,9 +60,12 @@ class Dashboard:
     repurchase: list[dict]
     cohorts: list[dict]
     points: list[MonthOfPoints]
+    satisfaction: list[dict]
+    service: list[dict]
 
 
 def dashboard(period: Period) -> Dashboard:
     """Every report the dashboard draws, for one period."""
     return Dashboard(period=period, repurchase=repurchase.report(period, WINDOW_DAYS),
-                     cohorts=cohorts.report(period), points=points_by_month(period))
+                     cohorts=cohorts.report(period), points=points_by_month(period),
+                     satisfaction=satisfaction.report(period), service=service.report(period, WINDOW_DAYS))

@@ -3,7 +3,7 @@ its numbers in a table beside it and a CSV download of the same rows."""
 from flask import Response, render_template, request
 
 from loyalty.errors import ValidationFailed
-from loyalty.reports import cohorts, dashboard as reports, points, repurchase
+from loyalty.reports import cohorts, dashboard as reports, points, repurchase, satisfaction, service
 from loyalty.reports.formatting import json_value, to_csv
 from loyalty.reports.period import Period
 from loyalty.web.access import signed_in
@@ -38,6 +38,7 @@ def dashboard():
     return render_template("dashboard.html", form=form, board=board, message=None,
                            repurchase_rows=json_value(board.repurchase), cohort_rows=json_value(board.cohorts),
                            points_rows=_points_rows(board.points),
+                           satisfaction_rows=json_value(board.satisfaction), service_rows=json_value(board.service),
                            dates={"from": form.from_.data.isoformat(), "to": form.to.data.isoformat()})
 
 
@@ -49,6 +50,8 @@ CSV_REPORTS = {
     "repurchase-by-tier": (lambda period: repurchase.report(period, reports.WINDOW_DAYS), repurchase.COLUMNS),
     "cohorts": (cohorts.report, cohorts.COLUMNS),
     "points-by-month": (lambda period: _points_rows(reports.points_by_month(period)), POINTS_COLUMNS),
+    "satisfaction": (satisfaction.report, satisfaction.COLUMNS),
+    "service": (lambda period: service.report(period, reports.WINDOW_DAYS), service.COLUMNS),
 }
 
 

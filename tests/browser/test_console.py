@@ -196,6 +196,8 @@ def test_the_manager_sees_the_dashboard_drawn_with_the_reports_numbers(same_orig
     page.get_by_label("To").fill(dates["to"])
     page.get_by_role("button", name="Show").click()
 
+    for chart in ("satisfaction", "service"):
+        expect(page.locator(f"#{chart}-chart")).to_have_attribute("data-drawn", "true")
     for chart in ("repurchase", "cohorts", "points"):
         canvas = page.locator(f"#{chart}-chart")
         expect(canvas).to_have_attribute("data-drawn", "true")

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from loyalty import clock
-from loyalty.reports import dashboard as reports
+from loyalty.reports import dashboard as reports, satisfaction as satisfaction_report, service as service_report
 from loyalty.reports.period import Period
 from tests.console_client import text_of
 
@@ -124,3 +124,31 @@ def test_a_closed_members_card_link_stops_working(client, storefront, enroll, pr
     link = card_link(client, storefront, member)
     client.delete(f"/v1/members/{member['id']}", headers=storefront)
     assert client.get(link).status_code == 401
+
+
+def test_dashboard_satisfaction_and_service_tables_are_the_reports(console, history, client, admin, at):
+    """The satisfaction and service sections show the rows of their report endpoints, and their CSVs."""
+    member_id = client.get("/v1/members?limit=1", headers=admin).get_json()["data"][0]["id"]
+    with at("2026-02-10T09:00:00Z"):
+        for kind, score in (("csat", 5), ("nps", 3)):
+            assert client.post(f"/v1/members/{member_id}/feedback", headers=admin,
+                               json={"kind": kind, "score": score}).status_code == 201
+        case = client.post(f"/v1/members/{member_id}/cases", headers=admin,
+                           json={"subject": "Cold coffee", "category": "product"}).get_json()
+    with at("2026-02-10T15:00:00Z"):
+        assert client.post(f"/v1/cases/{case['id']}/resolve", headers=admin,
+                           json={"resolution": "Replaced it"}).status_code == 200
+    query = "from=2026-01-01&to=2026-05-01"
+    with at("2026-06-01T00:00:00Z"):
+        html = console("manager").get(f"/console/dashboard?{query}").get_data(as_text=True)
+        satisfaction = client.get(f"/v1/reports/satisfaction?{query}", headers=admin).get_json()["data"]
+        service = client.get(f"/v1/reports/service?{query}", headers=admin).get_json()["data"]
+        csv = console("manager").get(f"/console/dashboard/service.csv?{query}").get_data(as_text=True)
+        api_csv = client.get(f"/v1/reports/service?{query}&format=csv", headers=admin).get_data(as_text=True)
+    for name, rows, columns in (("satisfaction", satisfaction, satisfaction_report.COLUMNS),
+                                ("service", service, service_report.COLUMNS)):
+        assert table_rows(html, name) == [["" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    assert satisfaction[-1]["csat_responses"] == 1 and satisfaction[-1]["detractors"] == 1
+    assert service[-1]["opened"] == 1 and service[-1]["resolved"] == 1
+    assert csv == api_csv
+    assert 'data-chart="satisfaction"' in html and 'data-chart="service"' in html

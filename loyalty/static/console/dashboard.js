@@ -36,15 +36,25 @@
                    series(data, "Closing balance", "closing", 2, { type: "line", yAxisID: "balance" })] },
         options: { scales: { y: { beginAtZero: true, position: "left" },
                              balance: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } } } };
+    },
+    satisfaction: function (data) {
+      return { type: "bar", data: { labels: data.map(function (r) { return r.tier; }),
+        datasets: [series(data, "Happy CSAT share", "csat_happy_rate", 0),
+                   series(data, "NPS", "nps", 1, { type: "line", yAxisID: "nps" })] },
+        options: { scales: { y: { min: 0, max: 1, position: "left" },
+                             nps: { min: -100, max: 100, position: "right", grid: { drawOnChartArea: false } } } } };
+    },
+    service: function (data) {
+      return { type: "bar", data: { labels: data.map(function (r) { return r.tier; }),
+        datasets: [series(data, "Recovered within 48 h: repurchase rate", "recovered_repurchase_rate", 2),
+                   series(data, "Others: repurchase rate", "unrecovered_repurchase_rate", 4)] },
+        options: { scales: { y: { min: 0, max: 1 } } } };
     }
   };
-  // Further charts (added by other pages) register a builder before this runs.
-  window.dashboardCharts = Object.assign(window.dashboardCharts || {}, BUILDERS);
-
   function draw() {
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var kind = canvas.dataset.chart;
-      var config = window.dashboardCharts[kind](rows(kind));
+      var config = BUILDERS[kind](rows(kind));
       config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false }, config.options);
       new window.Chart(canvas, config);
       canvas.dataset.drawn = "true";
