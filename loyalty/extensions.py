@@ -44,6 +44,11 @@ db = SQLAlchemy(model_class=Base, session_options={"class_": RoutedSession})
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address)
 
+# Signing in, by the API's POST /v1/staff/sessions or the console's form: one budget per client
+# address (LOGIN_RATE_LIMIT), on top of the per-email lockout that staff.log_in counts.
+login_attempts = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="staff-login",
+                                      methods=["POST"])
+
 
 def engine_options(database_uri, prepared_statements: bool = True):
     """Pool settings per database: SQLite waits for its single writer, PostgreSQL fails fast.

@@ -11,7 +11,7 @@ from loyalty.api.fields import StrictBoolean, Timestamp
 from loyalty.api.pagination import PageArgsSchema, page_schema, paginate
 from loyalty.api.security import STAFF, current_actor, no_credential, requires
 from loyalty.api.transaction import commits
-from loyalty.extensions import db, limiter
+from loyalty.extensions import db, login_attempts
 from loyalty.models import Staff
 
 blp = Blueprint("staff", __name__, url_prefix="/v1/staff", description="Staff accounts and sessions")
@@ -80,7 +80,7 @@ class StaffAccount(MethodView):
 
 @blp.route("/sessions")
 class StaffSessions(MethodView):
-    @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+    @login_attempts
     @documents_errors(blp, errors.InvalidCredentials, errors.RateLimited, errors.ValidationFailed)
     @blp.arguments(LoginSchema)
     @blp.response(201, TokenSchema)

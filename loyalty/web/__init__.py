@@ -14,7 +14,9 @@ csrf = CSRFProtect()
 
 def init_web(app: Flask) -> None:
     """Sessions and CSRF for /console, the page blueprints and their template helpers."""
+    from loyalty.api.errors import handle_http_exception as api_error
     from loyalty.web import card, console, dashboard, filters, service_desk  # noqa: F401  (routes on console.bp)
+    from loyalty.web.errors import register_unrouted
 
     app.session_interface = ConsoleSessions()
     # WTF_CSRF_CHECK_DEFAULT is off (config.py): the API's bearer requests need no CSRF check,
@@ -23,3 +25,4 @@ def init_web(app: Flask) -> None:
     filters.register(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(card.bp)
+    register_unrouted(app, [console.bp, card.bp], otherwise=api_error)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from loyalty import auth, errors, members, redemptions, staff, till
-from loyalty.extensions import db
+from loyalty.extensions import db, login_attempts
 from loyalty.program import get_program
 from loyalty.web import access, csrf
 from loyalty.web import errors as page_errors
@@ -62,6 +62,7 @@ def perform(form, action, *, back: str, done, then=None):
 # -- signing in and out ---------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_attempts
 def login():
     form = SignInForm()
     next_page = access.safe_next(request.args.get("next"), url_for("console.till_search"))

@@ -2,7 +2,7 @@
 (the API's JSON error handlers stay for /v1)."""
 import logging
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -52,3 +52,22 @@ def register(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(CSRFError, handle_csrf_error)
     blueprint.register_error_handler(HTTPException, handle_http_exception)
     blueprint.register_error_handler(Exception, handle_unexpected)
+
+
+def register_unrouted(app: Flask, blueprints: list[Blueprint], otherwise) -> None:
+    """A 404 or 405 under a page blueprint's prefix is a page too, even when no route matched.
+
+    Flask asks a blueprint's error handlers only once one of its routes matched, so a mistyped
+    /console/... URL would otherwise get the API's JSON. Every other 404 and 405 goes to
+    `otherwise` (the API's handler).
+    """
+    prefixes = tuple(blueprint.url_prefix for blueprint in blueprints)
+
+    def page_or_otherwise(error: HTTPException):
+        path = request.path
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+            return handle_http_exception(error)
+        return otherwise(error)
+
+    for status in (404, 405):
+        app.register_error_handler(status, page_or_otherwise)

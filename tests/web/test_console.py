@@ -58,6 +58,54 @@ def test_wrong_password_says_so_and_counts_towards_the_lockout(app, program, sta
     assert browser.get("/console").status_code == 302
 
 
+def _limited_app(login_rate_limit):
+    from loyalty import create_app
+
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(False),
+                       "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
+                       "LOGIN_RATE_LIMIT": login_rate_limit})
+
+
+def test_sign_in_attempts_are_limited_per_address_with_the_apis_login():
+    """The form and POST /v1/staff/sessions share one budget per client address (LOGIN_RATE_LIMIT);
+    past it the page says so in words. Showing the form is not an attempt."""
+    app = _limited_app("3/minute")
+    browser = Console(app)
+    api = app.test_client()
+    attempt = {"email": "nobody@till.test", "password": "wrong password"}
+    assert api.post("/v1/staff/sessions", json=attempt,
+                    environ_base={"REMOTE_ADDR": browser.client.environ_base["REMOTE_ADDR"]}).status_code == 401
+    answers = [browser.sign_in(attempt["email"], attempt["password"]) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [401, 401, 429]
+    assert "text/html" in answers[-1].content_type
+    assert "Too many attempts" in text_of(answers[-1])
+    assert browser.get("/console/login").status_code == 200
+    elsewhere = Console(app)  # another address has its own budget
+    assert elsewhere.sign_in(attempt["email"], attempt["password"]).status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path", "status", "words"), [
+    ("GET", "/console/no-such-page", 404, "There is no such page."),
+    ("GET", "/console/members/mem_x/nothing/here", 404, "There is no such page."),
+    ("POST", "/console/no-such-page", 404, "There is no such page."),
+    ("GET", "/card/token/extra", 404, "There is no such page."),
+    ("DELETE", "/console/login", 405, "This page cannot be used that way."),
+])
+def test_a_mistyped_page_address_is_a_page_in_words(client, method, path, status, words):
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    assert "text/html" in response.content_type
+    assert words in text_of(response)
+
+
+def test_unknown_api_paths_still_answer_json(client):
+    for method, path, status in (("GET", "/v1/no-such-thing", 404), ("GET", "/consoles", 404),
+                                 ("DELETE", "/v1/program", 405)):
+        response = client.open(path, method=method)
+        assert response.status_code == status
+        assert response.get_json()["error"]["code"] in ("not_found", "method_not_allowed")
+
+
 def test_sign_out_ends_the_staff_session(console):
     till = console()
     assert till.get("/console").status_code == 200
