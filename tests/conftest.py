@@ -644,3 +644,23 @@ def webhook_live_shop(live_server, webhook_receiver):
                                  json={"external_id": f"live-{index}"})
         assert response.status_code == 201, response.text
     return server
+
+
+@pytest.fixture
+def limited_app(app):
+    """limited_app(**config) -> an app of its own with Flask-Limiter on (memory storage, 3 logins a
+    minute per address unless `config` says otherwise).
+
+    Flask-Limiter's `limiter` is one object for every app of the process, and each init_app sets
+    whether it is on: afterwards it is switched off again, so later tests' apps are not limited.
+    Default limits (RATELIMIT_DEFAULT) would outlive the test as well: test them in a process of
+    their own.
+    """
+    def make(**config):
+        assert "RATELIMIT_DEFAULT" not in config, "a default limit outlives the test: use a subprocess"
+        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                           "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
+                           "LOGIN_RATE_LIMIT": "3/minute", **config})
+    yield make
+    create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                "RATELIMIT_ENABLED": False})

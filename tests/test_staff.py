@@ -120,14 +120,6 @@ def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(client, cash
         assert log_in(client).status_code == 201
 
 
-def _limited_app(storage_uri, **config):
-    from loyalty import create_app
-
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(False),
-                       "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": storage_uri,
-                       "LOGIN_RATE_LIMIT": "3/minute", **config})
-
-
 def _redis_up() -> bool:
     import socket
     try:
@@ -141,9 +133,9 @@ def _redis_up() -> bool:
     "memory://",
     pytest.param("redis://127.0.0.1:6379", marks=pytest.mark.skipif(not _redis_up(), reason="no Redis here")),
 ])
-def test_login_requests_are_rate_limited_per_address(storage):
+def test_login_requests_are_rate_limited_per_address(limited_app, storage):
     """Does Flask-Limiter cap login attempts per client address, answering the JSON 429?"""
-    app = _limited_app(storage)
+    app = limited_app(RATELIMIT_STORAGE_URI=storage)
     client = app.test_client()
     address = {"REMOTE_ADDR": f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"}
     answers = [client.post("/v1/staff/sessions", json={"email": "x@shop.test", "password": "whatever"},
@@ -155,9 +147,9 @@ def test_login_requests_are_rate_limited_per_address(storage):
     assert "Retry-After" in response.headers
 
 
-def test_rate_limit_headers_are_on_the_login_only():
+def test_rate_limit_headers_are_on_the_login_only(limited_app):
     """The login's limit shows in its X-RateLimit headers; endpoints without a limit carry none."""
-    client = _limited_app("memory://").test_client()
+    client = limited_app().test_client()
     address = {"REMOTE_ADDR": f"10.7.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"}
     login = client.post("/v1/staff/sessions", json={"email": "x@shop.test", "password": "whatever"},
                         environ_base=address)
@@ -168,13 +160,26 @@ def test_rate_limit_headers_are_on_the_login_only():
     assert not [name for name in other.headers.keys() if name.lower().startswith("x-ratelimit")]
 
 
-def test_a_default_limit_applies_to_every_endpoint():
-    """RATELIMIT_DEFAULT keeps Flask-Limiter's check before every request (it is left out only
-    when no app-wide limit is set, the login's own limit being checked by its decorator)."""
-    client = _limited_app("memory://", RATELIMIT_DEFAULT="2/minute").test_client()
-    address = {"REMOTE_ADDR": f"10.8.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"}
-    answers = [client.get("/v1/program", environ_base=address).status_code for _ in range(3)]
-    assert answers == [401, 401, 429]
+DEFAULT_LIMIT_CHECK = """
+import sys
+from loyalty import create_app
+app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": sys.argv[1], "RATELIMIT_ENABLED": True,
+                  "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_DEFAULT": "2/minute"})
+client = app.test_client()
+print([client.get("/v1/program").status_code for _ in range(3)])
+"""
+
+
+def test_a_default_limit_applies_to_every_endpoint(app):
+    """RATELIMIT_DEFAULT limits every endpoint per address. In a process of its own: Flask-Limiter
+    keeps the first default limits it is given for every later app of the process."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", DEFAULT_LIMIT_CHECK, app.config["SQLALCHEMY_DATABASE_URI"]],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[401, 401, 429]"
 
 
 def test_parallel_wrong_passwords_are_counted_one_after_another(live_server):

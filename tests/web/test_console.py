@@ -58,18 +58,10 @@ def test_wrong_password_says_so_and_counts_towards_the_lockout(app, program, sta
     assert browser.get("/console").status_code == 302
 
 
-def _limited_app(login_rate_limit):
-    from loyalty import create_app
-
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(False),
-                       "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
-                       "LOGIN_RATE_LIMIT": login_rate_limit})
-
-
-def test_sign_in_attempts_are_limited_per_address_with_the_apis_login():
+def test_sign_in_attempts_are_limited_per_address_with_the_apis_login(limited_app):
     """The form and POST /v1/staff/sessions share one budget per client address (LOGIN_RATE_LIMIT);
     past it the page says so in words. Showing the form is not an attempt."""
-    app = _limited_app("3/minute")
+    app = limited_app(LOGIN_RATE_LIMIT="3/minute")
     browser = Console(app)
     api = app.test_client()
     attempt = {"email": "nobody@till.test", "password": "wrong password"}
