@@ -5,8 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import Config
-from loyalty.extensions import (AUTOCOMMIT, autocommit_engine, db, engine_options, limiter, migrate,
-                                recover_together)
+from loyalty.extensions import db, engine_options, limiter, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -39,45 +38,9 @@ def register_extensions(app: Flask) -> None:
     from loyalty import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
 
     db.init_app(app)
-    reads = autocommit_engine(app.config["SQLALCHEMY_DATABASE_URI"],
-                              {"echo": app.config["SQLALCHEMY_ECHO"], **app.config["SQLALCHEMY_ENGINE_OPTIONS"]})
-    if reads is not None:
-        app.extensions[AUTOCOMMIT] = reads
-        with app.app_context():
-            recover_together(db.engine, reads)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
-    hooks_before = _request_hooks(app)
-    limiter.init_app(app)
-    if not app.config.get("RATELIMIT_DEFAULT") and not app.config.get("RATELIMIT_APPLICATION"):
-        _confine_limiter_hooks(app, hooks_before)
-
-
-# Where `limiter.limit` decorates a view: the staff blueprint's login.
-RATE_LIMITED_BLUEPRINTS = ("staff",)
-REQUEST_HOOKS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
-
-
-def _request_hooks(app: Flask) -> dict[str, list]:
-    return {hooks: list(getattr(app, hooks)[None]) for hooks in REQUEST_HOOKS}
-
-
-def _confine_limiter_hooks(app: Flask, hooks_before: dict[str, list]) -> None:
-    """With only per-endpoint limits, which their decorators check themselves, keep the hooks
-    Flask-Limiter adds to every request for the blueprints that have such limits.
-
-    The app-wide check before each request would find nothing to apply (it cost about a seventh of
-    a balance read's CPU), and the rate-limit headers and the limiter's per-request state matter
-    only where a limit ran (5% more; bench/README.md). The check is left out; the other two stay
-    on the blueprints with limits.
-    """
-    for hooks in REQUEST_HOOKS:
-        by_blueprint = getattr(app, hooks)
-        added = [hook for hook in by_blueprint[None] if hook not in hooks_before[hooks]]
-        by_blueprint[None] = [hook for hook in by_blueprint[None] if hook not in added]
-        if hooks != "before_request_funcs":
-            for blueprint in RATE_LIMITED_BLUEPRINTS:
-                by_blueprint[blueprint].extend(added)
+    limiter.init_app(app)  # configured by the RATELIMIT_* keys (config.py)
 
 
 def register_api(app: Flask) -> None:

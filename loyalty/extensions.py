@@ -2,16 +2,14 @@
 import functools
 from contextvars import ContextVar
 
-from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_sqlalchemy.session import Session as FlaskSqlalchemySession
-from sqlalchemy import MetaData, create_engine, event, make_url, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,21 +24,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# Where the app keeps its PostgreSQL engine for read-only requests (app.extensions; read_without_transaction).
-AUTOCOMMIT = "autocommit"
-
-
-class RoutedSession(FlaskSqlalchemySession):
-    """Flask-SQLAlchemy's session, which a read-only request points at the autocommit engine."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        engine = self.info.get(AUTOCOMMIT)
-        if engine is not None and bind is None:
-            return engine
-        return super().get_bind(mapper, clause, bind, **kwargs)
-
-
-db = SQLAlchemy(model_class=Base, session_options={"class_": RoutedSession})
+db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address)
 
@@ -74,7 +58,7 @@ def engine_options(database_uri, prepared_statements: bool = True):
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
-    """Take SQLite transactions out of pysqlite's hands (see _begin_immediate)."""
+    """Take SQLite transactions out of pysqlite's hands (see _begin_sqlite)."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return
     dbapi_connection.isolation_level = None
@@ -85,57 +69,22 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.close()
 
 
-# Set for requests that only read (GET): on SQLite they may run beside the writer.
-reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
+# SQLite transactions: who takes the write lock, and when.
+#
+# SQLite ignores SELECT ... FOR UPDATE, and a deferred transaction that reads and then writes fails
+# at once (SQLITE_BUSY) when another writer committed in between. So a transaction that may write
+# starts with BEGIN IMMEDIATE: it takes the database's single write lock up front, waits for it
+# (busy_timeout), and then check-then-write is safe. A request that only reads (GET, HEAD: the API
+# sets `sqlite_reader` before it, loyalty/api/__init__.py) starts with a plain BEGIN instead: in WAL mode it reads a
+# snapshot beside the writer and never waits for it, which is what a reader expects (its answer is
+# as of its first statement). PostgreSQL takes its row locks per statement and needs none of this.
+sqlite_reader: ContextVar[bool] = ContextVar("sqlite_reader", default=False)
 
 
 @event.listens_for(Engine, "begin")
-def _begin_immediate(connection):
-    # SQLite ignores SELECT ... FOR UPDATE, and a deferred transaction that reads and then
-    # writes fails at once when another writer got in between. BEGIN IMMEDIATE takes the
-    # write lock up front, so every writing transaction runs alone and check-then-write is
-    # safe; reads (WAL mode) need no lock and take a plain BEGIN.
+def _begin_sqlite(connection):
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN" if reading_only.get() else "BEGIN IMMEDIATE")
-
-
-def autocommit_engine(database_uri: str, options: dict) -> Engine | None:
-    """The engine of read-only requests: PostgreSQL only, with the main engine's options.
-
-    A pool of its own, so its connections are put in autocommit once, when they are opened:
-    switching a pooled connection per request cost about 6% of a balance read's CPU (bench/README.md).
-    """
-    if make_url(database_uri).get_backend_name() != "postgresql":
-        return None
-    return create_engine(database_uri, isolation_level="AUTOCOMMIT", **options)
-
-
-def recover_together(*engines: Engine) -> None:
-    """When one engine finds its connections lost (a database restart), replace the others' pools too.
-
-    SQLAlchemy replaces the pool that saw the error. Without this, the other pool of the same
-    worker would fail one more request on a connection the outage broke.
-    """
-    for engine in engines:
-        others = [other for other in engines if other is not engine]
-
-        @event.listens_for(engine, "handle_error")
-        def _replace_other_pools(context, others=others):
-            if context.is_disconnect:
-                for other in others:
-                    other.dispose()
-
-
-def read_without_transaction() -> None:
-    """Let a read-only request run its statements without BEGIN and ROLLBACK (PostgreSQL).
-
-    Under READ COMMITTED every statement takes its own snapshot anyway, so a transaction gives a
-    read nothing but two round trips, which cost PostgreSQL more than the statement itself. A
-    session other than RoutedSession (the tests', joined to an outer transaction) keeps its bind.
-    """
-    engine = current_app.extensions.get(AUTOCOMMIT)
-    if engine is not None:
-        db.session().info[AUTOCOMMIT] = engine
+        connection.exec_driver_sql("BEGIN" if sqlite_reader.get() else "BEGIN IMMEDIATE")
 
 
 def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool:
@@ -156,6 +105,19 @@ def insert_unless_exists_statement(dialect: str, table, unique_columns: tuple[st
             .returning(table.c[unique_columns[0]]))
 
 
+def add_unless_exists(model, values: dict, unique_columns: list[str]):
+    """insert_unless_exists, then the new row as the session's persistent `model` object (None
+    when a row with the same unique key was there). `values` must hold every column: the object
+    is what the row is, without reading it back (make_transient_to_detached, then add: SQLAlchemy's
+    way to make an object that mirrors a row persistent). Later changes to it flush as usual."""
+    if not insert_unless_exists(model, values, unique_columns):
+        return None
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
+
+
 def serialize_on(name: str) -> None:
     """Hold a lock named `name` until the transaction ends, so work on one name runs one at a time.
 
@@ -164,27 +126,3 @@ def serialize_on(name: str) -> None:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
-
-
-def per_transaction(session: Session) -> dict:
-    """A dict that lives as long as the session's current transaction."""
-    return session.info.setdefault("per_transaction", {})
-
-
-def once_per_transaction(key: str, load):
-    """load() once per database transaction: settings read several times in one request."""
-    cache = per_transaction(db.session())
-    if key not in cache:
-        cache[key] = load()
-    return cache[key]
-
-
-def forget(*keys: str) -> None:
-    for key in keys:
-        per_transaction(db.session()).pop(key, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_per_transaction(session, transaction):
-    if transaction.parent is None:
-        session.info.pop("per_transaction", None)

@@ -7,7 +7,7 @@ from loyalty.api import (campaigns, health, me, member_story, members, outbound_
 from loyalty.api.descriptions import describe_by_name
 from loyalty.api.errors import ErrorSchema
 from loyalty.api.parsing import ApiRequest, StrictJSONProvider
-from loyalty.extensions import read_without_transaction, reading_only
+from loyalty.extensions import sqlite_reader
 from loyalty.outbound import events
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
@@ -37,8 +37,9 @@ def init_api(app) -> LoyaltyApi:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_event_shapes()
-    app.before_request(_mark_reads)
-    app.teardown_request(_unmark_reads)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # only SQLite has a database-wide write lock
+        app.before_request(_mark_reads)
+        app.teardown_request(_unmark_reads)
     return api
 
 
@@ -50,17 +51,13 @@ def register_event_shapes() -> None:
     events.show_as("feedback", service.FeedbackSchema().dump)
 
 
-RESOURCE_BLUEPRINTS = {blueprint.name for blueprint in BLUEPRINTS}
-
-
 def _mark_reads():
+    """A GET or HEAD only reads: on SQLite its transaction takes no write lock (extensions.sqlite_reader)."""
     if request.method in ("GET", "HEAD"):
-        g.reading_only = reading_only.set(True)
-        if request.blueprint in RESOURCE_BLUEPRINTS:  # not /openapi.json, /docs or a 404
-            read_without_transaction()
+        g.sqlite_reader = sqlite_reader.set(True)
 
 
 def _unmark_reads(error=None):
-    token = g.pop("reading_only", None)
+    token = g.pop("sqlite_reader", None)
     if token is not None:
-        reading_only.reset(token)
+        sqlite_reader.reset(token)
