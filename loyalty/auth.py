@@ -2,13 +2,12 @@
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 
-from loyalty import clock, settings_cache
+from loyalty import clock, settings
 from loyalty.actors import Actor
-from loyalty.direct_sql import DirectQuery
 from loyalty.errors import NotFound, Unauthenticated
 from loyalty.extensions import db
 from loyalty.models import ApiKey, AuthToken, Member, Staff
@@ -44,6 +43,7 @@ def revoke_api_key(key_id: str) -> ApiKey:
         raise NotFound(f"No API key {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = clock.now()
+    forget_checked()
     return key
 
 
@@ -68,59 +68,93 @@ def issue_token(kind: str, lifetime: timedelta, *, staff_id=None, member_id=None
     return token, plain
 
 
-def authenticate(credential: str) -> Actor:
-    """The actor behind a bearer credential, or Unauthenticated."""
+# sha256 of a credential -> (until when it may be taken without asking the database, its actor).
+_checked: dict[str, tuple[datetime, Actor]] = {}
+CHECKED_KEPT_AT_MOST = 10_000
+
+
+def authenticate(credential: str, cache_seconds: float = 0) -> Actor:
+    """The actor behind a bearer credential, or Unauthenticated.
+
+    With `cache_seconds` > 0 a credential found valid is taken as valid again for that long by this
+    process without a look-up (never past a token's expiry): a key or token revoked in the meantime
+    keeps working here for at most that long (CREDENTIAL_CACHE_SECONDS, README). 0: look every time.
+    """
+    digest = _sha256(credential)
+    now = clock.now()
+    if cache_seconds > 0:
+        kept = _checked.get(digest)
+        if kept is not None and now < kept[0]:
+            return kept[1]
+    actor, expires_at = _look_up(credential)
+    if cache_seconds > 0:
+        if len(_checked) >= CHECKED_KEPT_AT_MOST:
+            _checked.clear()
+        until = now + timedelta(seconds=cache_seconds)
+        _checked[digest] = (until if expires_at is None else min(until, expires_at), actor)
+    return actor
+
+
+def forget_checked() -> None:
+    """A credential was revoked or changed here: this process looks every credential up again
+    (other processes take at most `cache_seconds` to see it)."""
+    _checked.clear()
+
+
+def _look_up(credential: str) -> tuple[Actor, datetime | None]:
     if credential.startswith(API_KEY_PREFIX):
-        return _actor_for_api_key(credential)
+        return _actor_for_api_key(credential), None
     if credential.startswith(tuple(TOKEN_PREFIXES.values())):
         return _actor_for_token(credential)
     raise Unauthenticated()
 
 
-# Every request runs one of these (on the driver's cursor: loyalty.direct_sql). The settings
-# revision rides along so that settings can come from this process's cache (settings_cache).
-API_KEY_BY_LOOKUP = DirectQuery(
-    select(ApiKey.id, ApiKey.role, ApiKey.secret_hash, ApiKey.revoked_at, settings_cache.REVISION)
-    .where(ApiKey.lookup == bindparam("lookup"))
+# A credential look-up is often a request's first statement: the settings revision rides along.
+# On the tables, not the mapped classes: plain rows, no ORM loading.
+API_KEYS, TOKENS, STAFF, MEMBERS = (model.__table__ for model in (ApiKey, AuthToken, Staff, Member))
+API_KEY_BY_LOOKUP = (
+    select(API_KEYS.c.id, API_KEYS.c.role, API_KEYS.c.secret_hash, API_KEYS.c.revoked_at, settings.REVISION)
+    .where(API_KEYS.c.lookup == bindparam("lookup"))
 )
-TOKEN_BY_HASH = DirectQuery(
-    select(AuthToken.id, AuthToken.kind, AuthToken.staff_id, AuthToken.member_id, AuthToken.expires_at,
-           AuthToken.revoked_at, Staff.role, Staff.active, Member.status, settings_cache.REVISION)
-    .outerjoin(Staff, Staff.id == AuthToken.staff_id)
-    .outerjoin(Member, Member.id == AuthToken.member_id)
-    .where(AuthToken.token_hash == bindparam("token_hash"))
+TOKEN_BY_HASH = (
+    select(TOKENS.c.id, TOKENS.c.kind, TOKENS.c.staff_id, TOKENS.c.member_id, TOKENS.c.expires_at,
+           TOKENS.c.revoked_at, STAFF.c.role, STAFF.c.active, MEMBERS.c.status, settings.REVISION)
+    .outerjoin(STAFF, STAFF.c.id == TOKENS.c.staff_id)
+    .outerjoin(MEMBERS, MEMBERS.c.id == TOKENS.c.member_id)
+    .where(TOKENS.c.token_hash == bindparam("token_hash"))
 )
 
 
 def _actor_for_api_key(credential: str) -> Actor:
     lookup, _, secret = credential[len(API_KEY_PREFIX):].partition("_")
-    key = API_KEY_BY_LOOKUP.first(lookup=lookup)
+    key = db.session.execute(API_KEY_BY_LOOKUP, {"lookup": lookup}).first()
     if key is None or key.revoked_at is not None:
         raise Unauthenticated()
-    settings_cache.remember_revision(key.settings_revision)
+    settings.seen(key.settings_revision)
     if not hmac.compare_digest(key.secret_hash, _sha256(secret)):
         raise Unauthenticated()
     return Actor("api_key", key.id, key.role)
 
 
-def _actor_for_token(credential: str) -> Actor:
-    token = TOKEN_BY_HASH.first(token_hash=_sha256(credential))
+def _actor_for_token(credential: str) -> tuple[Actor, datetime]:
+    token = db.session.execute(TOKEN_BY_HASH, {"token_hash": _sha256(credential)}).first()
     if token is None:
         raise Unauthenticated()
-    settings_cache.remember_revision(token.settings_revision)
+    settings.seen(token.settings_revision)
     if token.revoked_at is not None or token.expires_at <= clock.now():
         raise Unauthenticated()
     if token.kind == "staff":
         if not token.active:
             raise Unauthenticated()
-        return Actor("staff", token.staff_id, token.role, token_id=token.id)
+        return Actor("staff", token.staff_id, token.role, token_id=token.id), token.expires_at
     if token.status == "closed":
         raise Unauthenticated()
-    return Actor("customer", token.member_id, "customer", member_id=token.member_id,
-                 token_id=token.id)
+    return (Actor("customer", token.member_id, "customer", member_id=token.member_id, token_id=token.id),
+            token.expires_at)
 
 
 def revoke_token(token_id: str) -> None:
     token = db.session.get(AuthToken, token_id)
     if token is not None and token.revoked_at is None:
         token.revoked_at = clock.now()
+    forget_checked()

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import and_, func, select
 
-from loyalty import settings_cache, tiers
+from loyalty import settings, tiers
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import Campaign, Member, Purchase, Tier, TierChange
@@ -72,18 +72,9 @@ def group(campaign: Campaign, member: Member) -> str | None:
     return "holdout" if is_holdout(campaign, member.id) else "treated"
 
 
-PRICING_FIELDS = select(Campaign.id, Campaign.multiplier, Campaign.tier_keys, Campaign.starts_at,
-                        Campaign.ends_at, Campaign.holdout_percent)
-
-
-def _all_campaigns():
-    """What pricing needs of every campaign, as rows (kept per process: see settings_cache)."""
-    return settings_cache.rows("campaigns", PRICING_FIELDS)
-
-
 def multiplier_for(member: Member, moment: datetime) -> Decimal:
     """The largest multiplier of the campaigns treating the member at `moment` (1 if none)."""
-    running = [campaign for campaign in _all_campaigns() if campaign.starts_at <= moment < campaign.ends_at]
+    running = [campaign for campaign in settings.current().campaigns if campaign.starts_at <= moment < campaign.ends_at]
     treating = [campaign.multiplier for campaign in running
                 if in_scope(campaign, member, moment) and not is_holdout(campaign, member.id)]
     return max(treating, default=Decimal(1))

@@ -1,10 +1,9 @@
 """Customers' own access: short-lived tokens for one member, and what /v1/me shows."""
 from datetime import datetime, timedelta
 
-from loyalty import auth, expiry, members
+from loyalty import auth, expiry, members, settings
 from loyalty.errors import MemberInactive
 from loyalty.models import AuthToken, Member
-from loyalty.program import get_program
 
 
 def issue_access_token(member_id: str, lifetime: timedelta) -> tuple[AuthToken, str]:
@@ -16,4 +15,4 @@ def issue_access_token(member_id: str, lifetime: timedelta) -> tuple[AuthToken, 
 
 
 def expiring(member: Member, now: datetime) -> dict | None:
-    return expiry.upcoming(member, get_program(), now)
+    return expiry.upcoming(member, settings.current().program, now)

@@ -14,7 +14,7 @@ from loyalty import (auth, campaigns, clock, customers, jobs, members, purchases
 from loyalty.actors import Actor
 from loyalty.extensions import db
 from loyalty.models import Member, Reward
-from loyalty.program import get_program, update_program
+from loyalty.program import update_program
 from loyalty.progress import Progress, silent
 from loyalty.service import cases, feedback
 

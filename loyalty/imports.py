@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import birthdays, bulk, clock, ledger, members, purchases, tiers
+from loyalty import birthdays, bulk, clock, ledger, members, purchases, settings, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import CurrencyNotEnabled, LoyaltyError
 from loyalty.extensions import db
@@ -33,7 +33,7 @@ from loyalty.ids import new_code, new_id
 from loyalty.models import LedgerEntry, Member, Purchase, TierChange
 from loyalty.models.members import phone_digits
 from loyalty.payments import parking
-from loyalty.program import earn_rate, get_program, program_row
+from loyalty.program import earn_rate
 
 # What an import writes to (the command refreshes their planner statistics as they grow).
 TABLES_WRITTEN = [Member.__table__, Purchase.__table__, LedgerEntry.__table__, TierChange.__table__]
@@ -139,7 +139,7 @@ def add_purchases(rows: list[tuple[int, dict]], actor: Actor = SYSTEM) -> Outcom
     and tier upgrades. Each row has external_id or member_id, order_id, amount, currency (lower
     case), occurred_at and source."""
     outcome = Outcome()
-    program, now = program_row(), clock.now()
+    program, now = settings.current().program, clock.now()
     checked = []
     for line, fields in rows:
         try:
@@ -248,7 +248,7 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
     """Record the purchases of members with no history yet, in bulk; returns how many."""
     if not by_member:
         return 0
-    window = timedelta(days=get_program().tier_window_days)
+    window = timedelta(days=settings.current().program.tier_window_days)
     ladder = tiers.ladder()
     new_purchases, entries, history, pending, changed = [], [], [], defaultdict(int), {}
     for member_id, rows in by_member.items():

@@ -1,12 +1,11 @@
 """Timed work for `run-jobs`: each job is idempotent and commits in small batches."""
 from flask import current_app
 
-from loyalty import birthdays, clock, expiry, idempotency, members, purchases, redemptions, staff, tiers
+from loyalty import birthdays, clock, expiry, idempotency, members, purchases, redemptions, settings, staff, tiers
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Redemption
 from loyalty.outbound import deliveries as webhook_deliveries, notices
 from loyalty.reports import at_risk
-from loyalty.program import get_program
 
 BATCH = 500
 
@@ -62,7 +61,7 @@ def expire_vouchers(now):
 
 
 def expire_points(now):
-    program = get_program()
+    program = settings.current().program
     if program.expiry_policy == "none":
         return "expiry is off"
     expired = _drain(expiry.candidates_query(program, now), Member.id,
@@ -71,7 +70,7 @@ def expire_points(now):
 
 
 def pay_birthday_bonuses(now):
-    bonus = get_program().birthday_bonus
+    bonus = settings.current().program.birthday_bonus
     if not bonus:
         return "no birthday bonus set"
     paid = _drain(birthdays.due_query(now), Member.id, lambda member_id: birthdays.pay_if_due(member_id, bonus, now))
@@ -79,7 +78,7 @@ def pay_birthday_bonuses(now):
 
 
 def reevaluate_tier_config(now):
-    version = get_program().tier_config_version  # members are stamped with this, not a later one
+    version = settings.current().program.tier_config_version  # members are stamped with this, not a later one
     count = _for_members(tiers.members_behind_config_query(version),
                         lambda member: tiers.reevaluate_for_config(member, now, version))
     return f"{count} members re-evaluated after tier changes"
@@ -98,7 +97,7 @@ def prune_webhook_history(now):
 
 
 def warn_expiring_points(now):
-    program = get_program()
+    program = settings.current().program
     if program.expiry_policy == "none" or not notices.subscribed(notices.EXPIRING):
         return "no endpoint receives points.expiring"
     warned = _drain(notices.expiring_candidates_query(program, now), Member.id,

@@ -14,37 +14,34 @@ from sqlalchemy import Row, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from loyalty import bulk, clock
+from loyalty import bulk, clock, settings
 from loyalty.actors import Actor
-from loyalty.direct_sql import DirectQuery, as_loaded
 from loyalty.errors import InsufficientPoints
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Purchase
 from loyalty.models.types import UTCDateTime
 
+# The member's row, locked; the settings revision rides along (an earn needs both first).
 LOCK_MEMBER = (
-    select(Member).where(Member.id == bindparam("member_id")).with_for_update()
+    select(Member, settings.REVISION).where(Member.id == bindparam("member_id")).with_for_update(of=Member)
     .options(lazyload(Member.tier)).execution_options(populate_existing=True)
 )
-# Every column of a member, named as the Member's attributes (for reads that skip the ORM).
-MEMBER_COLUMNS = [getattr(Member, prop.key).label(prop.key) for prop in Member.__mapper__.column_attrs]
-LOCK_MEMBER_ROW = DirectQuery(select(*MEMBER_COLUMNS).where(Member.id == bindparam("member_id")).with_for_update())
+# Every column of a member, named as the Member's attributes, for reads that need no ORM object:
+# columns of the table, so that a statement of them runs as Core (no ORM loading).
+MEMBER_COLUMNS = [column.label(prop.key) for prop in Member.__mapper__.column_attrs for column in prop.columns]
 
 
 def lock_member(member_id: str) -> Member | None:
     """The member's row, locked until commit and read fresh (None if there is no such member).
 
     Locked without the tier join: PostgreSQL would hand back the joined tier columns from before
-    the wait. A member this session already holds is refreshed (populate_existing); otherwise the
-    locked row is read on the driver's cursor and made the session's Member, as if loaded.
+    the wait. A member this session already holds is refreshed (populate_existing).
     """
-    db.session.flush()  # as the ORM's autoflush would before a query
-    if _held(member_id) is not None:
-        return db.session.execute(LOCK_MEMBER, {"member_id": member_id}).scalar_one_or_none()
-    row = LOCK_MEMBER_ROW.first(member_id=member_id)
+    row = db.session.execute(LOCK_MEMBER, {"member_id": member_id}).first()
     if row is None:
         return None
-    return as_loaded(Member, row._asdict())
+    settings.seen(row.settings_revision)
+    return row.Member
 
 
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
@@ -71,7 +68,7 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
     }
     if db.session.get_bind().dialect.name == "postgresql":
         entry_values = {f"entry_{key}": value for key, value in entry.items()}
-        row = _posting(require_funds, tuple(member_changes)).first(**balance, **entry_values)
+        row = db.session.execute(_posting(require_funds, tuple(member_changes)), {**balance, **entry_values}).first()
     else:
         row = _post_in_two_statements(_balance_moved(require_funds, tuple(member_changes)), balance, entry)
     if row is None:
@@ -118,15 +115,14 @@ def _balance_moved(require_funds: bool, member_columns: tuple[str, ...]):
 
 
 @functools.cache
-def _posting(require_funds: bool, member_columns: tuple[str, ...]) -> DirectQuery:
+def _posting(require_funds: bool, member_columns: tuple[str, ...]):
     """PostgreSQL: the balance UPDATE and the entry INSERT (with the balance it returned) as one
-    statement, run on the driver's cursor. SQLite has no UPDATE inside WITH: _post_in_two_statements."""
+    statement. SQLite has no UPDATE inside WITH: _post_in_two_statements."""
     entries = LedgerEntry.__table__
     moved = _balance_moved(require_funds, member_columns).cte("moved")
     values = [bindparam(f"entry_{name}", type_=entries.c[name].type) for name in ENTRY_COLUMNS]
-    return DirectQuery(
-        insert(entries).from_select([*ENTRY_COLUMNS, "balance_after"], select(*values, moved.c.points_balance))
-        .add_cte(moved).returning(*entries.c))
+    return (insert(entries).from_select([*ENTRY_COLUMNS, "balance_after"], select(*values, moved.c.points_balance))
+            .add_cte(moved).returning(*entries.c))
 
 
 INSERT_ENTRY = insert(LedgerEntry.__table__).returning(*LedgerEntry.__table__.c)

@@ -2,9 +2,8 @@
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import birthdays, clock, ledger, tier_settings, tiers
+from loyalty import auth, birthdays, clock, ledger, settings, tiers
 from loyalty.actors import Actor
-from loyalty.direct_sql import DirectQuery
 from loyalty.errors import MemberExists, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.ids import new_code, normalise_code
@@ -12,7 +11,6 @@ from loyalty.models import AuthToken, Member
 from loyalty.outbound import events as outbox
 from loyalty.models.members import phone_digits
 from loyalty.payments import parking
-from loyalty.program import get_program
 
 MEMBER_CODE_LENGTH = 8  # 40 bits: room for a billion members without many retries
 LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id", "phone")
@@ -33,7 +31,7 @@ def enroll(fields: dict, actor: Actor) -> Member:
         raise MemberExists(member_id=existing.id)
     member = _insert_with_unique_code(fields)
     tiers.start_history(member)
-    bonus = get_program().signup_bonus
+    bonus = settings.current().program.signup_bonus
     if bonus:
         ledger.post_entry(member.id, "bonus", bonus, actor, note="Signup bonus",
                           dedupe_key=f"signup:{member.id}")
@@ -66,22 +64,29 @@ def get_member(member_id: str, *, lock: bool = False) -> Member:
     return member
 
 
-# A member as read for display (GET, never changed): the Member's column attributes and its tier
-# window points as of now. Cheaper to load than an ORM object.
-MEMBER_VIEW = DirectQuery(
-    select(*ledger.MEMBER_COLUMNS, tiers.QUALIFYING_POINTS_NOW.label("qualifying_points_now"))
-    .where(Member.id == bindparam("member_id")),
-    name="MemberView",
-)
-MemberView = MEMBER_VIEW.row_class
+# A member as read for display (GET, never changed): the Member's column attributes, its tier
+# window points as of now and the settings revision, in one statement.
+MEMBER_VIEW = (select(*ledger.MEMBER_COLUMNS, tiers.QUALIFYING_POINTS_NOW.label("qualifying_points_now"),
+                      settings.REVISION)
+               .where(Member.__table__.c.id == bindparam("member_id")))
 
 
-def get_member_with_progress(member_id: str) -> MemberView:
-    """The member to show, read with its tier window points in the same statement."""
-    member = MEMBER_VIEW.first(member_id=member_id, **tiers.window_now())
-    if member is None:
-        raise NotFound(f"No member {member_id}.")
-    return member
+def get_member_with_progress(member_id: str):
+    """The member to show (a row named as Member's attributes, with `qualifying_points_now`).
+
+    The window's length is a setting, and the statement also tells which settings are in force:
+    it runs with the snapshot this process holds and runs again only if that one was out of date.
+    """
+    assumed = settings.latest()
+    while True:
+        program = assumed.program if assumed is not None else settings.current().program
+        member = db.session.execute(MEMBER_VIEW, {"member_id": member_id, **tiers.window_now(program)}).first()
+        if member is None:
+            raise NotFound(f"No member {member_id}.")
+        settings.seen(member.settings_revision)
+        if assumed is None or settings.current() is assumed:
+            return member
+        assumed = None  # the settings changed: current() loaded them; once more with those
 
 
 def find_by_external_id(external_id: str) -> Member | None:
@@ -150,6 +155,7 @@ def close_member(member_id: str) -> Member:
         .where(AuthToken.member_id == member.id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=clock.now())
     )
+    auth.forget_checked()
     db.session.flush()
     return member
 
@@ -159,10 +165,9 @@ def set_tier(member_id: str, tier_key: str | None, until, reason: str, actor: Ac
     member = get_member(member_id)
     if until <= clock.now():
         raise ValidationFailed("until must be in the future.", fields={"until": ["Must be in the future."]})
-    try:
-        tier = tier_settings.find_by_key(tier_key) if tier_key is not None else None
-    except NotFound:
-        raise ValidationFailed("Unknown tier.", fields={"tier": [f"No tier {tier_key}."]}) from None
+    tier = settings.current().live_tier(tier_key) if tier_key is not None else None
+    if tier_key is not None and tier is None:
+        raise ValidationFailed("Unknown tier.", fields={"tier": [f"No tier {tier_key}."]})
     tiers.set_manually(member, tier, until, note=f"{reason} (by {actor.type} {actor.id})")
     db.session.flush()
     return member

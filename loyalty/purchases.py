@@ -4,16 +4,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from loyalty import campaigns, clock, earning, ledger, tiers
+from loyalty import campaigns, clock, earning, ledger, settings, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.currency import is_code
 from loyalty.errors import (MemberInactive, NotFound, OrderExists, RefundExceedsPurchase, RefundInStripe,
                             ValidationFailed)
-from loyalty.direct_sql import add_unless_exists
-from loyalty.extensions import db, insert_unless_exists
+from loyalty.extensions import add_unless_exists, db, insert_unless_exists
 from loyalty.ids import new_id
 from loyalty.models import Member, Purchase, Refund
-from loyalty.program import earn_rate, program_row
+from loyalty.program import earn_rate
 
 
 def fingerprint_of(member_id: str, amount: int, currency: str, occurred_at: datetime | None) -> str:
@@ -75,7 +74,7 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
 
 def priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
     """The columns of a new purchase, its points worked out (Rules: Earning)."""
-    program = program_row()
+    program = settings.current().program
     rate = earn_rate(program, currency)
     tier_multiplier = tiers.multiplier_at(member, occurred_at)
     campaign_multiplier = campaigns.multiplier_for(member, occurred_at)

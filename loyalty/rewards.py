@@ -96,7 +96,7 @@ def refusal(member: Member, reward: Reward, redeemed: dict[str, int] | None = No
 
 
 def _rank(member) -> int:
-    tier = tiers.shown_tier(member)  # works for an ORM Member and for a members.MemberView alike
+    tier = tiers.shown_tier(member)  # an ORM Member or the row of members.get_member_with_progress
     return -1 if tier is None else tier.min_qualifying_points
 
 

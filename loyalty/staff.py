@@ -56,6 +56,7 @@ def update_staff(staff_id: str, changes: dict) -> Staff:
             update(AuthToken).where(AuthToken.staff_id == staff.id, AuthToken.revoked_at.is_(None))
             .values(revoked_at=clock.now())
         )
+    auth.forget_checked()  # the role or the sessions changed
     db.session.flush()
     return staff
 

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loyalty import clock
 from loyalty.errors import NotFound, ThresholdTaken, TierExists
-from loyalty.extensions import db, forget
+from loyalty.extensions import db
 from loyalty.models import Tier
 from loyalty.program import bump_tier_config
 
@@ -20,6 +20,7 @@ def get_tier(tier_id: str) -> Tier:
 
 
 def find_by_key(key: str) -> Tier:
+    """The live tier with this key, as an ORM row to refer to (a reward's minimum tier)."""
     tier = db.session.execute(
         select(Tier).where(Tier.key == key, Tier.deleted_at.is_(None))
     ).scalar_one_or_none()
@@ -38,7 +39,6 @@ def _check_unique(tier: Tier) -> None:
 
 
 def _save(tier: Tier) -> Tier:
-    forget("ladder", "ladder_rows")
     _check_unique(tier)
     try:
         with db.session.begin_nested():
@@ -70,7 +70,6 @@ def delete_tier(tier_id: str) -> Tier:
     """Retire a tier; its rows stay so history can still name it, its members move on run-jobs."""
     tier = get_tier(tier_id)
     tier.deleted_at = clock.now()
-    forget("ladder", "ladder_rows")
     bump_tier_config()
     db.session.flush()
     return tier

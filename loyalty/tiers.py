@@ -14,42 +14,32 @@ run-jobs and purchases only evaluate members whose moment has come.
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, case, func, insert, inspect, select
+from sqlalchemy import bindparam, case, func, insert, select
 
-from loyalty import clock, settings_cache
+from loyalty import clock, settings
 from loyalty.clock import timestamp
-from loyalty.extensions import db, once_per_transaction
-from loyalty.models import Member, Purchase, Tier, TierChange
+from loyalty.extensions import db
+from loyalty.models import Member, Purchase, TierChange
 from loyalty.outbound import events as outbox
-from loyalty.program import get_program, program_row
+from loyalty.settings import TierSettings as Tier
 
 
-LIVE_TIERS = select(Tier).where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points)
+def ladder() -> tuple[Tier, ...]:
+    """The live tiers, lowest threshold first (from the settings snapshot)."""
+    return settings.current().ladder
 
 
-def ladder() -> list[Tier]:
-    """The live tiers, lowest threshold first (read once per transaction)."""
-    return once_per_transaction("ladder", lambda: list(settings_cache.objects("ladder", LIVE_TIERS).scalars()))
-
-
-# For code that only looks at the tiers: plain rows, kept per process and shared as they are, with
-# no ORM objects to bring into the session.
-LIVE_TIER_ROWS = (select(Tier.id, Tier.key, Tier.name, Tier.min_qualifying_points, Tier.multiplier)
-                  .where(Tier.deleted_at.is_(None)).order_by(Tier.min_qualifying_points))
-
-
-def ladder_rows() -> list:
-    """ladder(), as rows of id, key, name, min_qualifying_points and multiplier."""
-    return once_per_transaction("ladder_rows", lambda: settings_cache.rows("ladder_rows", LIVE_TIER_ROWS))
-
-
-def _entry(tiers: list[Tier]) -> Tier | None:
+def _entry(tiers) -> Tier | None:
     return tiers[0] if tiers and tiers[0].min_qualifying_points == 0 else None
 
 
 def entry_tier() -> Tier | None:
     """The tier every member holds from the beginning of time (threshold 0), if there is one."""
     return _entry(ladder())
+
+
+def _id(tier: Tier | None) -> str | None:
+    return tier.id if tier is not None else None
 
 
 def _rank(tier: Tier | None) -> int:
@@ -63,8 +53,11 @@ def tier_for(points: int, tiers: list[Tier]) -> Tier | None:
 
 
 def _window_points(member_id, since, until):
-    return (select(func.coalesce(func.sum(Purchase.qualifying_points), 0))
-            .where(Purchase.member_id == member_id, Purchase.occurred_at > since, Purchase.occurred_at <= until))
+    # On the table, not the mapped class: a Core statement that carries it stays a Core statement.
+    purchases = Purchase.__table__
+    return (select(func.coalesce(func.sum(purchases.c.qualifying_points), 0))
+            .where(purchases.c.member_id == member_id, purchases.c.occurred_at > since,
+                   purchases.c.occurred_at <= until))
 
 
 def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> int:
@@ -75,18 +68,21 @@ def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> 
 
 # qualifying_points_at(now) as a column of a member query, with the parameters of window_now().
 QUALIFYING_POINTS_NOW = _window_points(
-    Member.id, bindparam("window_start"), bindparam("window_end")).scalar_subquery()
+    Member.__table__.c.id, bindparam("window_start"), bindparam("window_end")).scalar_subquery()
 
 
-def window_now() -> dict:
+def window_now(program) -> dict:
     """The parameters of QUALIFYING_POINTS_NOW: the tier window ending now."""
     now = clock.now()
-    return {"window_start": now - timedelta(days=program_row().tier_window_days), "window_end": now}
+    return {"window_start": now - timedelta(days=program.tier_window_days), "window_end": now}
 
 
 def current(member: Member) -> Tier | None:
-    """The tier the member holds now: the entry tier until their first change."""
-    return _entry(ladder()) if member.tier_reached_at is None else member.tier
+    """The tier the member holds now: the entry tier until their first change (a deleted tier the
+    member still holds included)."""
+    if member.tier_reached_at is None:
+        return _entry(ladder())
+    return settings.current().tier(member.tier_id)
 
 
 def tier_at(member: Member, moment: datetime) -> Tier | None:
@@ -94,14 +90,14 @@ def tier_at(member: Member, moment: datetime) -> Tier | None:
     if member.tier_reached_at is None:
         return current(member)
     if moment >= member.tier_reached_at:
-        return member.tier
+        return current(member)
     change = db.session.execute(
-        select(TierChange)
+        select(TierChange.tier_id)
         .where(TierChange.member_id == member.id, TierChange.reason != "enrolled",
                TierChange.effective_at <= moment)
         .order_by(TierChange.effective_at.desc(), TierChange.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    return change.tier if change is not None else _entry(ladder())
+    ).first()
+    return settings.current().tier(change.tier_id) if change is not None else _entry(ladder())
 
 
 def multiplier_at(member: Member, moment: datetime) -> Decimal:
@@ -109,40 +105,20 @@ def multiplier_at(member: Member, moment: datetime) -> Decimal:
     if member.tier_reached_at is not None and moment < member.tier_reached_at:
         tier = tier_at(member, moment)  # from the history
         return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
-    tier = _live_tier_held(member)  # the present: no ORM objects needed
-    return tier.multiplier if tier is not None else Decimal(1)
-
-
-def _live_tier_held(member):
-    """The ladder row of the tier the member holds now: the entry tier until their first change;
-    None without a tier, or when the one held has been deleted."""
-    live = ladder_rows()
-    if member.tier_reached_at is None:
-        return _entry(live)
-    tier_id = _tier_id(member)
-    return next((row for row in live if row.id == tier_id), None)
-
-
-def _tier_id(member) -> str | None:
-    """The id of the tier the member holds: an ORM Member's newly assigned tier is not in
-    `tier_id` until the next flush."""
-    if isinstance(member, Member):
-        assigned = inspect(member).attrs.tier.history.added
-        if assigned:
-            return assigned[0].id if assigned[0] is not None else None
-    return member.tier_id
+    tier = current(member)
+    return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
 
 
 # -- writing history -------------------------------------------------------------------------
 
 def start_history(member: Member) -> None:
     """The first history row, written at enrolment (reason `enrolled`)."""
-    program = get_program()
-    entry = _entry(ladder())
-    member.tier = entry
+    snapshot = settings.current()
+    entry = _entry(snapshot.ladder)
+    member.tier_id = _id(entry)
     member.tier_reached_at = None
-    member.tier_config_version = program.tier_config_version
-    db.session.add(TierChange(member_id=member.id, tier=entry, effective_at=member.enrolled_at,
+    member.tier_config_version = snapshot.program.tier_config_version
+    db.session.add(TierChange(member_id=member.id, tier_id=_id(entry), effective_at=member.enrolled_at,
                               reason="enrolled"))
 
 
@@ -150,7 +126,7 @@ def enrolment_columns() -> dict:
     """start_history's tier columns of a new member, for members written in bulk (an import)."""
     entry = entry_tier()
     return {"tier_id": entry.id if entry is not None else None, "tier_reached_at": None,
-            "tier_config_version": get_program().tier_config_version}
+            "tier_config_version": settings.current().program.tier_config_version}
 
 
 def add_history(rows: list[dict]) -> None:
@@ -165,11 +141,11 @@ def _change(member: Member, held: Tier | None, tier: Tier | None, moment: dateti
             **extra) -> None:
     """Move the member from `held` to `tier` at `moment`: a history row, and the member.tier_changed
     event (the only statement a crossing purchase adds for it)."""
-    db.session.add(TierChange(member_id=member.id, tier=tier, effective_at=moment, reason=reason, **extra))
+    db.session.add(TierChange(member_id=member.id, tier_id=_id(tier), effective_at=moment, reason=reason, **extra))
     if member.tier_reached_at is None or moment >= member.tier_reached_at:
-        member.tier = tier
+        member.tier_id = _id(tier)
         member.tier_reached_at = moment
-    if tier is not held:
+    if tier != held:
         outbox.record("member.tier_changed", {
             "member_id": member.id, "from": held.key if held is not None else None,
             "to": tier.key if tier is not None else None,
@@ -206,7 +182,7 @@ def _schedule(member: Member, moment: datetime, tiers: list[Tier], program) -> N
         member.tier_review_at = member.tier_override_until
     elif held is not None and held.deleted_at is not None:
         member.tier_review_at = moment
-    elif held is None or held is tier_for(0, tiers):
+    elif held is None or held == tier_for(0, tiers):
         member.tier_review_at = None  # nothing lower to fall to
     else:
         retained_until = member.tier_reached_at + timedelta(days=program.tier_retention_days)
@@ -221,7 +197,7 @@ def _evaluate(member: Member, now: datetime, reason: str, tiers: list[Tier], pro
         if now >= member.tier_override_until:  # the manual tier is over: normal rules resume
             member.tier_override_until = None
             target = tier_for(qualifying_points_at(member.id, now, program.tier_window_days), tiers)
-            if target is not held:
+            if target != held:
                 _change(member, held, target, now, "evaluation", note="manual tier ended")
         _schedule(member, now, tiers, program)
         return
@@ -236,7 +212,7 @@ def _evaluate(member: Member, now: datetime, reason: str, tiers: list[Tier], pro
 
 def evaluate(member: Member, reason: str = "evaluation", as_of: datetime | None = None) -> None:
     """Evaluate the member as of now (run-jobs, a refund, a redemption)."""
-    _evaluate(member, as_of or clock.now(), reason, ladder(), get_program())
+    _evaluate(member, as_of or clock.now(), reason, ladder(), settings.current().program)
 
 
 def evaluate_if_due(member: Member) -> None:
@@ -259,10 +235,10 @@ def after_purchase(member: Member, purchase: Purchase) -> None:
     """Upgrade the member if this purchase crossed a threshold (effective at its occurred_at),
     then evaluate as of now if the tier may have lapsed."""
     moment = purchase.occurred_at
-    if not ladder_rows():
-        return
     tiers = ladder()
-    program = get_program()
+    if not tiers:
+        return
+    program = settings.current().program
     held = tier_at(member, moment)
     target = upgrade_for(held, qualifying_points_at(member.id, moment, program.tier_window_days), tiers)
     if target is not None:
@@ -282,7 +258,7 @@ def after_refund(member: Member, purchase: Purchase) -> None:
 def reevaluate_for_config(member: Member, now: datetime, version: int) -> None:
     """Re-evaluate after tiers or their window changed (run-jobs, in batches): the ladder and
     settings are read in this batch's transaction; the member is stamped with `version`."""
-    _evaluate(member, now, "tier_config_changed", ladder(), get_program())
+    _evaluate(member, now, "tier_config_changed", ladder(), settings.current().program)
     member.tier_config_version = version
 
 
@@ -296,23 +272,19 @@ def set_manually(member: Member, tier: Tier | None, until: datetime, note: str) 
 
 
 # -- reading ---------------------------------------------------------------------------------
-# What a member is shown, from the ladder's rows, for an ORM Member or a members.MemberView alike.
+# What a member is shown, for an ORM Member or the row of members.get_member_with_progress alike.
 
 def shown_tier(member):
-    """current(member), as a row of the ladder (or the deleted tier the member still holds)."""
-    live = _live_tier_held(member)
-    if live is not None or member.tier_reached_at is None:
-        return live
-    tier_id = _tier_id(member)
-    return None if tier_id is None else db.session.get(Tier, tier_id)
+    """The tier the member holds now (a deleted one they still hold included)."""
+    return current(member)
 
 
 def progress(member) -> dict:
     """The member's tier_progress: window points, the next tier and the date the tier is held until."""
-    tiers = ladder_rows()
-    points = getattr(member, "qualifying_points_now", None)  # a members.MemberView carries them
+    tiers = ladder()
+    points = getattr(member, "qualifying_points_now", None)  # get_member_with_progress reads them
     if points is None:
-        points = qualifying_points_at(member.id, clock.now(), program_row().tier_window_days)
+        points = qualifying_points_at(member.id, clock.now(), settings.current().program.tier_window_days)
     above = [tier for tier in tiers if _rank(tier) > _rank(shown_tier(member))]
     next_tier = above[0] if above else None
     return {

@@ -59,7 +59,7 @@ def _phone_digits(column):
 class Standing:
     """A member's points and tier as the till and the card show them."""
 
-    member: object  # members.MemberView
+    member: object  # the row of members.get_member_with_progress
     tier: object | None  # the tier held now (key, name, min_qualifying_points), or None
     next_tier: object | None
     progress: dict  # as tier_progress in the API
@@ -83,7 +83,7 @@ class Standing:
 
 def _standing(member, catalogue: list[Reward]) -> Standing:
     progress = tiers.progress(member)
-    next_tier = next((row for row in tiers.ladder_rows() if row.key == progress["next_tier"]), None)
+    next_tier = next((row for row in tiers.ladder() if row.key == progress["next_tier"]), None)
     return Standing(member=member, tier=tiers.shown_tier(member), next_tier=next_tier, progress=progress,
                     expiring=customers.expiring(member, clock.now()),
                     rewards=sorted(catalogue, key=lambda reward: (reward.cost_points, reward.id)))

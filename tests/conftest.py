@@ -17,6 +17,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from flask.globals import app_ctx
 from flask_migrate import upgrade
 from sqlalchemy import orm, text
 
@@ -53,35 +54,42 @@ def app():
         "SQLALCHEMY_DATABASE_URI": _test_database_url(),
         "STRIPE_WEBHOOK_SECRETS": ["whsec_test_secret"],
         "RATELIMIT_ENABLED": False,
+        "CREDENTIAL_CACHE_SECONDS": 0,  # revocation is tested: every request looks its credential up
     })
     with app.app_context():
         reset_schema()
     yield app
 
 
-class ConnectionBoundSession(orm.Session):
-    """A plain Session: Flask-SQLAlchemy's own would pick the engine over our connection."""
+# Flask-SQLAlchemy's own scoped session, which the app uses outside the tests' transaction.
+APP_SESSION = db.session
 
-    def __init__(self, db=None, **options):
-        super().__init__(**options)
+
+def _app_context_scope() -> int:
+    """One session per Flask application context, as Flask-SQLAlchemy scopes its own."""
+    return id(app_ctx.g)
 
 
 @pytest.fixture(autouse=True)
 def _transaction(app):
-    """Run the test in a transaction that is rolled back; code under test may still commit."""
+    """Run the test in a transaction that is rolled back; code under test may still commit.
+
+    SQLAlchemy's "Joining a Session into an External Transaction": the session is bound to a
+    connection whose transaction the test began, and each of its commits only releases a SAVEPOINT
+    (join_transaction_mode="create_savepoint"). A plain SQLAlchemy Session: Flask-SQLAlchemy's own
+    picks the engine over a bound connection.
+    """
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
-        original = db.session
-        db.session = db._make_scoped_session({
-            "class_": ConnectionBoundSession, "bind": connection,
-            "join_transaction_mode": "create_savepoint",
-        })
+        db.session = orm.scoped_session(
+            orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_context_scope)
         try:
             yield
         finally:
             db.session.remove()
-            db.session = original
+            db.session = APP_SESSION
             outer.rollback()
             connection.close()
 
@@ -480,16 +488,25 @@ def fragile_app():
 
 
 @pytest.fixture
-def unreachable_app():
+def app_sessions():
+    """The app's own sessions (Flask-SQLAlchemy's) for this test, not the one bound to the test's
+    outer transaction: for apps of their own, whose requests must begin and end transactions."""
+    bound = db.session
+    db.session = APP_SESSION
+    try:
+        yield
+    finally:
+        db.session = bound
+
+
+@pytest.fixture
+def unreachable_app(app_sessions):
     """An app whose database does not answer, with its own session (the test's is bound to a live connection)."""
     app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False,
                       "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/nope"})
-    bound = db.session
-    db.session = db._make_scoped_session({})
     try:
         yield app
     finally:
-        db.session = bound
         with app.app_context():
             db.engine.dispose()
 

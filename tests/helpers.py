@@ -4,8 +4,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from sqlalchemy import event
+
 from config import database_url
 from loyalty import clock, jobs
+from loyalty.extensions import db
 
 # The suite runs on SQLite unless TEST_DATABASE_URL names another database (PostgreSQL).
 TEST_DATABASE_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
@@ -30,6 +33,23 @@ def run_jobs(moment: datetime | None = None) -> dict[str, str]:
 def balance(client, headers, member_id: str) -> int:
     """The member's spendable points, as GET /v1/members/{id} shows them."""
     return client.get(f"/v1/members/{member_id}", headers=headers).get_json()["points"]["balance"]
+
+
+def statements_during(work) -> list[str]:
+    """The SQL statements work() runs on the test's connection (the harness's savepoints left out)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.startswith(("SAVEPOINT", "RELEASE")):
+            seen.append(statement)
+
+    engine = db.session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
 
 
 def cli(app, *args):

@@ -6,10 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from loyalty import birthdays, clock, expiry
+from loyalty import birthdays, clock, expiry, settings
 from loyalty.extensions import db
 from loyalty.models import Member
-from loyalty.program import get_program
 from tests.helpers import run_jobs, stamp
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
@@ -93,10 +92,10 @@ def test_fixed_expiry_reads_only_members_whose_oldest_points_are_due(shop):
     for member_id, days_ago in ((old, 200), (recent, 20)):
         shop("POST", "/v1/purchases", {"member_id": member_id, "order_id": f"o-{member_id}", "amount": 10000,
                                        "currency": "usd", "occurred_at": stamp(NOW - timedelta(days=days_ago))})
-    due = db.session.execute(expiry.candidates_query(get_program(), NOW)).scalars().all()
+    due = db.session.execute(expiry.candidates_query(settings.current().program, NOW)).scalars().all()
     assert due == [old]
     run_jobs(NOW)
-    assert db.session.execute(expiry.candidates_query(get_program(), NOW)).scalars().all() == []
+    assert db.session.execute(expiry.candidates_query(settings.current().program, NOW)).scalars().all() == []
     assert stored_oldest(old) is None  # nothing left to expire
     assert stored_oldest(recent) == NOW - timedelta(days=20)
 

@@ -232,20 +232,21 @@ def test_members_enrolled_before_the_ladder_hold_the_entry_tier(client, admin, e
     assert purchase["points_earned"] == 15
 
 
-def test_a_tier_assigned_but_not_yet_flushed_is_the_one_shown_and_priced(tiered_shopper, ladder):
-    """members.tier_id follows member.tier only at the next flush; what is shown and the
-    multiplier a purchase gets must follow the tier itself."""
+def test_a_tier_moved_to_but_not_yet_flushed_is_the_one_shown_and_priced(tiered_shopper, ladder):
+    """A tier change reaches the database only at the next flush; what is shown and the
+    multiplier a purchase gets must follow the member's tier in the session already."""
     from decimal import Decimal
 
-    from loyalty import tiers
+    from loyalty import settings, tiers
     from loyalty.extensions import db
-    from loyalty.models import Member, Tier
+    from loyalty.models import Member
 
     tiered_shopper(100, day(0))
     member = db.session.get(Member, tiered_shopper.member["id"])
-    gold = db.session.get(Tier, ladder["gold"]["id"])
+    gold = settings.current().live_tier("gold")
     with db.session.no_autoflush:
-        member.tier, member.tier_reached_at = gold, day(1)
+        tiers.set_manually(member, gold, day(400), note="test")
+        member.tier_reached_at = day(1)
         assert tiers.shown_tier(member).key == "gold"
         assert tiers.multiplier_at(member, day(2)) == Decimal(2)
 

@@ -3,13 +3,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from loyalty import clock
 from loyalty.extensions import db
 from loyalty.models import WebhookDelivery, WebhookEvent
 from loyalty.outbound import secrets
-from tests.helpers import run_jobs, stamp
+from tests.helpers import run_jobs, stamp, statements_during
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
 
@@ -184,30 +184,14 @@ def test_a_downgrade_is_recorded_with_direction_down(client, admin, enroll, ladd
     assert changes[1]["effective_at"] == stamp(later) and changes[1]["reason"] == "evaluation"
 
 
-def _statements_during(work) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if not statement.startswith(("SAVEPOINT", "RELEASE")):
-            seen.append(statement)
-
-    engine = db.session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
-
-
 def test_an_earn_costs_nothing_extra_unless_it_emits_an_event_and_then_one_statement(
         client, admin, enroll, ladder, webhook_endpoint):
     webhook_endpoint()
     member = enroll()
     with clock.frozen(T0):
         buy(client, admin, member["id"], 10, "warm", T0)  # settings read and kept
-        quiet = _statements_during(lambda: buy(client, admin, member["id"], 10, "quiet", T0))
-        crossing = _statements_during(lambda: buy(client, admin, member["id"], 500, "crossing", T0))
+        quiet = statements_during(lambda: buy(client, admin, member["id"], 10, "quiet", T0))
+        crossing = statements_during(lambda: buy(client, admin, member["id"], 500, "crossing", T0))
     assert not [statement for statement in quiet if "webhook" in statement]
     assert [statement for statement in crossing if "webhook" in statement] == [
         next(statement for statement in crossing if statement.startswith("INSERT INTO webhook_events"))]

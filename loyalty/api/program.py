@@ -2,12 +2,13 @@
 import marshmallow as ma
 from flask.views import MethodView
 
+from loyalty import settings
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import Amount, Currency, DecimalString, StrictBoolean, StrictInteger, Timestamp
 from loyalty.api.security import STOREFRONT, requires
 from loyalty.api.transaction import commits
 from loyalty.errors import ValidationFailed
-from loyalty.program import get_program, update_program
+from loyalty.program import update_program
 
 blp = Blueprint("program", __name__, url_prefix="/v1/program", description="Program settings")
 
@@ -68,7 +69,7 @@ class ProgramSettings(MethodView):
     @blp.response(200, ProgramSchema)
     def get(self):
         """Read the program's settings."""
-        return get_program()
+        return settings.current().program
 
     @requires()
     @commits

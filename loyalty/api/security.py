@@ -4,7 +4,7 @@ import logging
 import time
 from functools import partial, wraps
 
-from flask import after_this_request, g, request
+from flask import after_this_request, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from loyalty import auth
@@ -65,7 +65,7 @@ def requires(*roles: str):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            actor = auth.authenticate(_bearer())
+            actor = auth.authenticate(_bearer(), current_app.config["CREDENTIAL_CACHE_SECONDS"])
             if actor.type == "api_key":
                 _record_key_use(actor.id)
             if actor.role not in allowed:

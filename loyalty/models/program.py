@@ -46,6 +46,6 @@ class Program(db.Model):
     expiring_notice_days: Mapped[int] = mapped_column(Integer, default=14)
     # Bumped by every change to tiers or their window; run-jobs re-evaluates members behind it.
     tier_config_version: Mapped[int] = mapped_column(Integer, default=0)
-    # Random, new with every change to the program, tiers or campaigns (loyalty.settings_cache).
+    # Random, new with every change to the program, tiers or campaigns (loyalty.settings).
     settings_revision: Mapped[str] = mapped_column(String(32), default=new_settings_revision)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -23,7 +23,7 @@ def install_ledger_guard(table):
 
 
 # Every worker keeps the settings rows it read under the revision it read them at
-# (loyalty.settings_cache): a change made by any writer must show as a new revision.
+# (loyalty.settings): a change made by any writer must show as a new revision.
 SQLITE_NEW_REVISION = "UPDATE program SET settings_revision = lower(hex(randomblob(16))) WHERE id = 1"
 SQLITE_SETTINGS = [
     # Only when the UPDATE did not set a new revision itself (so the trigger's own UPDATE stops).

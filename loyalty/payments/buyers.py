@@ -1,11 +1,10 @@
 """Who paid: the member a Stripe payment belongs to (API.md, Payment events: first match wins)."""
-from loyalty import ledger, members
+from loyalty import ledger, members, settings
 from loyalty.actors import SYSTEM
 from loyalty.errors import MemberExists
 from loyalty.extensions import db
 from loyalty.models import Member
 from loyalty.payments.shapes import Buyer
-from loyalty.program import get_program
 
 
 def find_member(buyer: Buyer) -> Member | None:
@@ -37,7 +36,7 @@ def _oldest_with(**field) -> Member | None:
 def enroll_if_allowed(buyer: Buyer) -> Member | None:
     """Enrol an unknown buyer when the program auto-enrols and Stripe named them; else None.
     Like find_member, the member is locked (a new one is this transaction's own until commit)."""
-    if not get_program().auto_enroll or not (buyer.customer_id or buyer.email):
+    if not settings.current().program.auto_enroll or not (buyer.customer_id or buyer.email):
         return None
     # Derived from the buyer, so concurrent payments of one new buyer enrol them once.
     external_id = f"stripe:{buyer.customer_id or buyer.email}"

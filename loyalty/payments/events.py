@@ -16,8 +16,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from loyalty import clock, purchases
 from loyalty.actors import SYSTEM
 from loyalty.errors import LoyaltyError, NotFound, OrderExists
-from loyalty.direct_sql import add_unless_exists, write_columns
-from loyalty.extensions import db
+from loyalty.extensions import add_unless_exists, db
 from loyalty.ids import new_id
 from loyalty.models import Member, PaymentEvent, Purchase, StripePayment
 from loyalty.payments import buyers, parking, shapes, state
@@ -114,12 +113,12 @@ def _failed(error: Exception, detail: dict | None = None) -> Outcome:
 
 
 def _keep(row: PaymentEvent, outcome: Outcome) -> None:
-    write_columns(
-        row, attempts=(row.attempts or 0) + 1, status=outcome.status, detail=outcome.detail,
-        error=outcome.error, payment_key=outcome.payment_key or row.payment_key,
-        # Only an event waiting for its member is released by a member's customer id or email.
-        stripe_customer_id=outcome.customer_id, email=outcome.email,
-        processed_at=clock.now() if outcome.status == "processed" else None)
+    row.attempts = (row.attempts or 0) + 1
+    row.status, row.detail, row.error = outcome.status, outcome.detail, outcome.error
+    row.payment_key = outcome.payment_key or row.payment_key
+    # Only an event waiting for its member is released by a member's customer id or email.
+    row.stripe_customer_id, row.email = outcome.customer_id, outcome.email
+    row.processed_at = clock.now() if outcome.status == "processed" else None
 
 
 def _moment(created) -> datetime:
@@ -159,7 +158,7 @@ def _apply_payment(payment: Payment | None, occurred_at: datetime) -> Outcome:
                        payment_key=payment.key, customer_id=payment.buyer.customer_id,
                        email=payment.buyer.email)
     purchase = _record_purchase(member, payment, occurred_at)
-    write_columns(held, purchase_id=purchase.id, updated_at=clock.now())
+    held.purchase_id, held.updated_at = purchase.id, clock.now()
     buyers.learn(member, payment.buyer)
     # Refunds and disputes that came first were parked for this payment: apply them now.
     parking.payment_arrived([payment.key, *payment.charge_ids])

@@ -7,7 +7,6 @@ import functools
 
 from sqlalchemy import bindparam, or_, select
 
-from loyalty.direct_sql import DirectQuery
 from loyalty.extensions import db
 from loyalty.models import PaymentEvent
 
@@ -45,15 +44,15 @@ def payment_arrived(payment_keys: list[str]) -> None:
     """Apply the refunds, disputes and other events of a payment that were waiting for it."""
     # On every payment, and there is rarely anything parked for it: one cheap look first.
     keys = {f"key_{n}": key for n, key in enumerate(payment_keys)}
-    if _first_parked_for(len(keys)).first(**keys) is not None:
+    if db.session.execute(_first_parked_for(len(keys)), keys).first() is not None:
         _apply_parked(PaymentEvent.payment_key.in_(payment_keys))
 
 
 @functools.cache
-def _first_parked_for(key_count: int) -> DirectQuery:
+def _first_parked_for(key_count: int):
     keys = [bindparam(f"key_{n}") for n in range(key_count)]
-    return DirectQuery(select(PaymentEvent.id)
-                       .where(PaymentEvent.status == "parked", PaymentEvent.payment_key.in_(keys)).limit(1))
+    return (select(PaymentEvent.id)
+            .where(PaymentEvent.status == "parked", PaymentEvent.payment_key.in_(keys)).limit(1))
 
 
 def _apply_parked(condition) -> None:

@@ -6,8 +6,7 @@ replaces it, so merging the same event twice, or an old one late, changes nothin
 from sqlalchemy import bindparam, select
 
 from loyalty import clock
-from loyalty.direct_sql import add_unless_exists
-from loyalty.extensions import db, insert_unless_exists
+from loyalty.extensions import add_unless_exists, db, insert_unless_exists
 from loyalty.models import StripeCharge, StripePayment
 from loyalty.payments.shapes import ChargeRef
 

@@ -67,7 +67,7 @@ class Group:
 def tier_rows(groups: dict, row: Callable[[str, Group], dict]) -> list[dict]:
     """groups: tier_id (None for no tier) -> Group; one row per tier by rank, `none`, then `all`."""
     live = ladder()
-    ranked = sorted(live + _retired_tiers_counted(groups, live),
+    ranked = sorted([*live, *_retired_tiers_counted(groups, live)],
                     key=lambda tier: (tier.min_qualifying_points, tier.deleted_at is not None))
     rows = [row(tier.key, groups.get(tier.id, Group())) for tier in ranked]
     if None in groups:

@@ -5,8 +5,8 @@ because every entry type lands in exactly one column, and opening/closing are pl
 """
 from sqlalchemy import and_, case, func, select
 
+from loyalty import settings
 from loyalty.models import LedgerEntry, Member
-from loyalty.program import get_program
 from loyalty.reports import source
 from loyalty.reports.period import Period, rate
 
@@ -44,12 +44,12 @@ def _roll_forward(period: Period) -> dict:
     columns["closing"] = func.coalesce(func.sum(LedgerEntry.points), 0)
     query = select(*(column.label(name) for name, column in columns.items())).where(
         LedgerEntry.created_at < period.end)
-    row = source.execute(query).one()
-    return {name: int(value) for name, value in row._mapping.items()}
+    row = source.execute(query).mappings().one()
+    return {name: int(value) for name, value in row.items()}
 
 
 def _outstanding() -> dict:
-    program = get_program()
+    program = settings.current().program
     balance, pending = source.execute(
         select(func.coalesce(func.sum(Member.points_balance), 0), func.coalesce(func.sum(Member.points_pending), 0))
     ).one()

@@ -9,13 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import case as sql_case, select, update
 
-from loyalty import clock, ledger
+from loyalty import clock, ledger, settings
 from loyalty.actors import Actor
 from loyalty.errors import CaseOpen, CaseResolved, Forbidden, NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import Case, CaseEvent, CaseReply, Staff
 from loyalty.outbound import events as outbox
-from loyalty.program import get_program
 from loyalty.service.common import (active_member, check_purchase, default_channel, load_with_author, moment,
                                    with_author_name)
 
@@ -117,7 +116,7 @@ def _check_goodwill(points: int, actor: Actor) -> None:
         return
     if actor.role not in GOODWILL_ROLES:
         raise Forbidden("Goodwill points need the admin or manager role.")
-    limit = get_program().goodwill_limit
+    limit = settings.current().program.goodwill_limit
     if points > limit:
         raise ValidationFailed(f"goodwill_points may be at most the program's goodwill_limit ({limit}).",
                                fields={"goodwill_points": [f"At most {limit}."]})

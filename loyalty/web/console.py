@@ -8,9 +8,8 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from loyalty import auth, errors, members, redemptions, staff, till
+from loyalty import auth, errors, members, redemptions, settings, staff, till
 from loyalty.extensions import db, login_attempts
-from loyalty.program import get_program
 from loyalty.web import access, csrf
 from loyalty.web import errors as page_errors
 from loyalty.web.access import signed_in
@@ -113,7 +112,7 @@ def till_search():
 @signed_in()
 def member(member_id):
     page = till.member_page(member_id, g.actor)
-    program = get_program()
+    program = settings.current().program
     currencies = sorted(program.earn_rates)
     voucher = _redemption_of(member_id, request.args.get("voucher"))
     return render_template(
@@ -161,7 +160,7 @@ def redeem(member_id):
 @bp.route("/members/<member_id>/purchases", methods=["POST"])
 @signed_in()
 def record_purchase(member_id):
-    form = PurchaseForm(sorted(get_program().earn_rates))
+    form = PurchaseForm(sorted(settings.current().program.earn_rates))
     back = url_for("console.member", member_id=member_id)
     if not form.validate():
         return refused(errors.ValidationFailed(form_errors(form)), back)

@@ -3,7 +3,7 @@ service desk (/console/cases): the open cases, oldest first, each opened to repl
 from flask import g, render_template, url_for
 from wtforms.fields.choices import SelectChoice
 
-from loyalty.program import get_program
+from loyalty import settings
 from loyalty.service import cases, desk, feedback, notes
 from loyalty.web.access import signed_in
 from loyalty.web.console import bp, perform
@@ -63,7 +63,7 @@ def case(case_id):
                            assignee=page.assignee, reply_form=ReplyForm(formdata=None),
                            resolve_form=ResolveForm(formdata=None), reopen_form=ReopenForm(formdata=None),
                            assign_form=assign_form,
-                           goodwill_limit=get_program().goodwill_limit)
+                           goodwill_limit=settings.current().program.goodwill_limit)
 
 
 @bp.route("/cases/<case_id>/replies", methods=["POST"])

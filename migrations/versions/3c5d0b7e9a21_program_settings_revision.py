@@ -1,7 +1,7 @@
 """program.settings_revision, new with every change to the program, tiers or campaigns
 
 Each process keeps the settings rows it read, labelled with this revision
-(loyalty/settings_cache.py). Triggers give the program a new revision with any change to those
+(loyalty/settings.py). Triggers give the program a new revision with any change to those
 tables, whoever makes it (the same SQL as loyalty/models/triggers.py).
 
 Revision ID: 3c5d0b7e9a21

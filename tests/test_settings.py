@@ -1,58 +1,60 @@
-"""Settings kept per process (loyalty.settings_cache): fewer queries, never a stale rate or tier."""
+"""The settings snapshot (loyalty.settings): loaded once per revision, never a stale rate or tier."""
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 import requests
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from loyalty import tiers
-from loyalty.extensions import db, forget
-from loyalty.models import Member
-from loyalty.program import get_program
-from tests.helpers import stamp
-
-
-def _statements_during(work) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if not statement.startswith(("SAVEPOINT", "RELEASE")):  # the test harness's own
-            seen.append(statement)
-
-    engine = db.session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
+from loyalty import settings
+from loyalty.extensions import db
+from loyalty.models import Campaign, Program, Tier
+from tests.helpers import stamp, statements_during
 
 
-def test_settings_are_read_once_then_come_from_the_process(client, admin, program):
-    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
-                                                  "multiplier": "1"})
+def _base_tier(client, admin, multiplier="1"):
+    response = client.post("/v1/tiers", headers=admin, json={
+        "key": "base", "name": "Base", "min_qualifying_points": 0, "multiplier": multiplier})
+    assert response.status_code == 201, response.get_json()
+
+
+def test_settings_are_loaded_once_per_revision(client, admin, program):
+    """A transaction after the first asks only which revision is in force."""
+    _base_tier(client, admin)
     db.session.rollback()
-    tiers.ladder(), get_program()  # the first transaction of this revision loads and keeps them
+    settings.current()  # the first transaction of this revision loads the snapshot
     db.session.rollback()
 
     def read_settings():
-        assert [tier.key for tier in tiers.ladder()] == ["base"]
-        assert get_program().earn_rates["usd"] == "1"
+        assert [tier.key for tier in settings.current().ladder] == ["base"]
+        assert settings.current().program.earn_rates["usd"] == "1"
 
-    statements = _statements_during(read_settings)
+    statements = statements_during(read_settings)
     assert len(statements) == 1 and "settings_revision" in statements[0], statements
 
 
-def test_kept_tiers_are_the_session_objects_members_point_to(client, admin, program, enroll):
-    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
-                                                  "multiplier": "1"})
+def test_a_member_read_learns_the_revision_from_its_own_statements(client, admin, program, enroll):
+    """The revision rides along with the credential and the member: no statement of its own."""
+    _base_tier(client, admin)
     member = enroll()
-    client.get(f"/v1/members/{member['id']}", headers=admin)  # keeps the ladder
-    db.session.rollback()
-    loaded = db.session.get(Member, member["id"])
-    assert tiers.current(loaded) is tiers.ladder()[0]
-    assert tiers.ladder()[0] in db.session
+    client.get(f"/v1/members/{member['id']}", headers=admin)
+    statements = statements_during(lambda: client.get(f"/v1/members/{member['id']}", headers=admin))
+    assert len(statements) == 2, statements  # the credential, the member (CREDENTIAL_CACHE_SECONDS=0 here)
+    assert all("settings_revision" in statement for statement in statements)
+
+
+def test_the_snapshot_cannot_be_changed_and_has_every_column():
+    """Frozen, and in step with the models: a new column must be added to the snapshot too."""
+    for snapshot_class, model in ((settings.ProgramSettings, Program), (settings.TierSettings, Tier),
+                                  (settings.CampaignSettings, Campaign)):
+        assert {field.name for field in dataclasses.fields(snapshot_class)} == set(model.__table__.c.keys())
+    program = settings.current().program
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        program.signup_bonus = 5
+    with pytest.raises(TypeError):
+        program.earn_rates["usd"] = "5"
 
 
 def test_a_change_is_seen_by_the_next_request(client, admin, program, enroll):
@@ -67,8 +69,7 @@ def test_a_change_is_seen_by_the_next_request(client, admin, program, enroll):
     assert earn("a") == 10
     assert client.patch("/v1/program", headers=admin, json={"earn_rates": {"usd": "3"}}).status_code == 200
     assert earn("b") == 30
-    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
-                                                  "multiplier": "2"})
+    _base_tier(client, admin, multiplier="2")
     assert earn("c") == 60
     now = datetime.now(timezone.utc)
     response = client.post("/v1/campaigns", headers=admin, json={
@@ -78,32 +79,30 @@ def test_a_change_is_seen_by_the_next_request(client, admin, program, enroll):
     assert earn("d") == 90
 
 
-def test_a_rolled_back_change_is_neither_kept_nor_seen(client, admin, program):
-    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
-                                                  "multiplier": "1"})
+def test_a_rolled_back_change_is_seen_only_by_its_own_transaction(client, admin, program):
+    _base_tier(client, admin)
     db.session.rollback()
-    tiers.ladder()
-    db.session.rollback()
-
-    tiers.ladder()[0].multiplier = Decimal(5)
-    forget("ladder")
-    assert tiers.ladder()[0].multiplier == 5  # the writing transaction reads its own change
+    assert settings.current().ladder[0].multiplier == 1
     db.session.rollback()
 
-    assert tiers.ladder()[0].multiplier == 1
+    db.session.get(Tier, settings.current().ladder[0].id).multiplier = Decimal(5)
+    db.session.flush()
+    assert settings.current().ladder[0].multiplier == 5  # the writing transaction reads its own change
+    db.session.rollback()
+
+    assert settings.current().ladder[0].multiplier == 1
 
 
 def test_a_change_made_in_plain_sql_is_seen_at_once(client, admin, program):
     """The database's triggers give a new revision to a change made outside the application."""
-    client.post("/v1/tiers", headers=admin, json={"key": "base", "name": "Base", "min_qualifying_points": 0,
-                                                  "multiplier": "1"})
+    _base_tier(client, admin)
     db.session.rollback()
-    assert tiers.ladder()[0].name == "Base"
+    assert settings.current().ladder[0].name == "Base"
     db.session.rollback()
 
     db.session.execute(text("UPDATE tiers SET name = 'Renamed'"))
     db.session.commit()
-    assert tiers.ladder()[0].name == "Renamed"
+    assert settings.current().ladder[0].name == "Renamed"
 
 
 def test_every_worker_prices_with_the_new_settings_from_its_next_request(live_server):
@@ -144,7 +143,7 @@ def test_every_worker_prices_with_the_new_settings_from_its_next_request(live_se
 
 
 def test_the_first_request_on_a_fresh_database_may_be_a_read(live_server):
-    """GETs run without a transaction on PostgreSQL; creating the program's defaults still works."""
+    """A GET's transaction takes no write lock on SQLite; creating the program's defaults still works."""
     server = live_server(workers=1)
     admin = server.api_key("admin")
     response = requests.get(server.url + "/v1/program", headers=admin)
