@@ -42,17 +42,24 @@ def main():
         with app.app_context():
             engine = sa.engine
 
+        transactions: list[str] = []
+
         def _count(conn, cursor, statement, parameters, context, executemany):
             statements.append(statement)
 
+        def _transaction(name):
+            return lambda *args: transactions.append(name)
+
+        TRANSACTION_EVENTS = {name: _transaction(name.upper()) for name in ("begin", "commit", "rollback")}
+
         def counting(on: bool):
-            # Only while counting: a statement listener sends the project's DirectQuery statements
-            # through SQLAlchemy's own execution (so that listeners see them), which costs more.
+            # Only while counting: a statement listener costs time of its own.
             for an_engine in (engine, *([bare_app.engine] if "bare_app" in sys.modules else [])):
-                if on:
-                    event.listen(an_engine, "before_cursor_execute", _count)
-                elif event.contains(an_engine, "before_cursor_execute", _count):
-                    event.remove(an_engine, "before_cursor_execute", _count)
+                for name, listener in [("before_cursor_execute", _count), *TRANSACTION_EVENTS.items()]:
+                    if on:
+                        event.listen(an_engine, name, listener)
+                    elif event.contains(an_engine, name, listener):
+                        event.remove(an_engine, name, listener)
 
         def call(method, path, body=None, headers=None, expect=(200, 201)):
             response = client.open(path, method=method, json=body if not isinstance(body, str) else None,
@@ -107,7 +114,7 @@ def main():
             assert bare.get(f"/members/{random.choice(members)}").status_code == 200
 
         print(f"# {args.db}: per request, in-process (test client), {args.requests} requests each\n")
-        print("| endpoint | ms/request | SQL statements/request |\n|---|---:|---:|")
+        print("| endpoint | ms/request | SQL statements/request | BEGIN, COMMIT or ROLLBACK/request |\n|---|---:|---:|---:|")
         shapes = {}
         for name, fn in [("GET /healthz", hello), ("GET /v1/members/{id}", read), ("POST /v1/purchases", earn),
                          ("POST /v1/members/{id}/redemptions", redeem), ("POST /webhooks/stripe", webhook),
@@ -119,17 +126,18 @@ def main():
                 fn()
             elapsed = time.perf_counter() - started
             statements.clear()
+            transactions.clear()
             counting(True)
             for _ in range(10):
                 fn()
             counting(False)
-            count = len(statements) / 10
+            count, ends = len(statements) / 10, len(transactions) / 10
             statements.clear()
             counting(True)
             fn()
             counting(False)
             shapes[name] = list(statements)
-            print(f"| {name} | {elapsed / args.requests * 1000:.2f} | {count:.1f} |")
+            print(f"| {name} | {elapsed / args.requests * 1000:.2f} | {count:.1f} | {ends:.1f} |")
 
         for name in ("POST /v1/purchases", "GET /v1/members/{id}", "POST /webhooks/stripe"):
             print(f"\n## the statements of one {name}\n")
