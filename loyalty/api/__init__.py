@@ -51,6 +51,10 @@ def register_event_shapes() -> None:
     events.show_as("feedback", service.FeedbackSchema().dump)
 
 
+# The API's own blueprints (not /openapi.json, /docs or the pages).
+RESOURCE_BLUEPRINTS = {blueprint.name for blueprint in BLUEPRINTS}
+
+
 def _mark_reads():
     """A GET or HEAD only reads: on SQLite its transaction takes no write lock (extensions.sqlite_reader)."""
     if request.method in ("GET", "HEAD"):
