@@ -46,7 +46,7 @@ class Config:
     # How long a worker takes a credential it found valid as valid again without asking the database
     # (one statement less per request): a revoked API key or token, a deactivated staff member or a
     # closed member's token keeps working on the API for at most this long. 0: check every request.
-    CREDENTIAL_CACHE_SECONDS = float(os.environ.get("CREDENTIAL_CACHE_SECONDS", "2"))
+    CREDENTIAL_CACHE_SECONDS = float(os.environ.get("CREDENTIAL_CACHE_SECONDS", "0"))
     # Staff tokens live at most 12 hours (API.md, Staff); customer tokens are shorter-lived.
     STAFF_TOKEN_HOURS = 12
     # Requests per client address to the staff login, on top of the per-email lock.
