@@ -2,6 +2,7 @@
 import functools
 from contextvars import ContextVar
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
