@@ -122,6 +122,17 @@ def candidates_query(program, now: datetime):
     return select(Member.id).where(Member.oldest_points_at <= cutoff)
 
 
+def first_within(member: Member, program, days: int) -> datetime | None:
+    """When the member's first points now held come within `days` of expiring (None: no points,
+    or none that expire): the moment `upcoming(..., days)` first finds them."""
+    if program.expiry_policy == "none" or member.points_balance <= 0:
+        return None
+    if program.expiry_policy == "inactivity":
+        return _inactive_since(member) + timedelta(days=program.expiry_days - days)
+    oldest = _oldest(_lots(member.id))
+    return None if oldest is None else oldest + timedelta(days=program.expiry_days - days)
+
+
 def upcoming(member: Member, program, now: datetime, days: int = PREVIEW_DAYS) -> dict | None:
     """The next points to expire within `days`: {"points", "on"}, or None."""
     if program.expiry_policy == "none" or member.points_balance <= 0:

@@ -34,6 +34,7 @@ from loyalty.models import LedgerEntry, Member, Purchase, TierChange
 from loyalty.models.members import phone_digits
 from loyalty.payments import parking
 from loyalty.program import earn_rate
+from loyalty.reports import at_risk
 
 # What an import writes to (the command refreshes their planner statistics as they grow).
 TABLES_WRITTEN = [Member.__table__, Purchase.__table__, LedgerEntry.__table__, TierChange.__table__]
@@ -268,8 +269,9 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
         latest = max(values["occurred_at"] for values in replayed)
         changed[member_id] = {
             "points_balance": owner.points_balance, "points_pending": owner.points_pending,
-            "oldest_points_at": owner.oldest_points_at,
+            "oldest_points_at": owner.oldest_points_at, "expiring_notice_at": owner.expiring_notice_at,
             "last_purchase_at": max(latest, owner.last_purchase_at or latest),
+            "at_risk_at": at_risk.soonest_at_risk(latest),  # the member had no purchases: latest is theirs
             "tier_id": held.tier_id, "tier_reached_at": held.tier_reached_at,
         }
     bulk.append_rows(Purchase.__table__, new_purchases)

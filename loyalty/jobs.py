@@ -100,7 +100,7 @@ def warn_expiring_points(now):
     program = settings.current().program
     if program.expiry_policy == "none" or not notices.subscribed(notices.EXPIRING):
         return "no endpoint receives points.expiring"
-    warned = _drain(notices.expiring_candidates_query(program, now), Member.id,
+    warned = _drain(notices.expiring_due_query(now), Member.id,
                     lambda member_id: notices.warn_expiring(member_id, program, now))
     return f"{warned} points.expiring events recorded"
 
@@ -108,11 +108,7 @@ def warn_expiring_points(now):
 def warn_members_at_risk(now):
     if not notices.subscribed(notices.AT_RISK):
         return "no endpoint receives member.at_risk"
-    warned = 0
-    for rows in at_risk.members_at_risk(now, BATCH):
-        warned += notices.warn_at_risk(rows)
-        db.session.commit()
-    db.session.commit()
+    warned = _drain(notices.at_risk_due_query(now), Member.id, lambda member_id: notices.warn_at_risk(member_id, now))
     return f"{warned} member.at_risk events recorded"
 
 

@@ -81,7 +81,7 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
                             **member_changes}.items():
             set_committed_value(member, name, value)
         if points > 0:
-            db.session.expire(member, ["oldest_points_at"])
+            db.session.expire(member, list(EARLIER_ON_CREDIT))
     return row
 
 
@@ -90,6 +90,10 @@ def _earlier(column, moment):
     a null `moment` leaves the value as it is."""
     return case((or_(column.is_(None), column > moment), moment), else_=column)
 
+
+# Next-due moments a credit moves to its `earned_at` when that is earlier: fixed expiry's (the
+# oldest unspent points) and points.expiring's (any credit may bring an expiry within the notice).
+EARLIER_ON_CREDIT = ("oldest_points_at", "expiring_notice_at")
 
 ENTRY_COLUMNS = ("member_id", "type", "points", "actor_type", "actor_id", "purchase_id", "redemption_id",
                  "note", "location", "dedupe_key", "created_at")
@@ -103,8 +107,9 @@ def _balance_moved(require_funds: bool, member_columns: tuple[str, ...]):
     moved = (
         update(members).where(members.c.id == bindparam("member_id"))
         .values(points_balance=members.c.points_balance + bindparam("points"),
-                # A credit's points may be the oldest unspent (fixed expiry's next due moment).
-                oldest_points_at=_earlier(members.c.oldest_points_at, bindparam("earned_at", type_=UTCDateTime())),
+                # A credit's points may be the oldest unspent, and may expire soon (next due moments).
+                **{name: _earlier(members.c[name], bindparam("earned_at", type_=UTCDateTime()))
+                   for name in EARLIER_ON_CREDIT},
                 updated_at=bindparam("updated_at"),  # given, not left to the column's onupdate
                 **{name: bindparam(f"set_{name}") for name in member_columns})
         .returning(members.c.points_balance)
@@ -139,27 +144,29 @@ def post_batch(entries: list[dict], members: dict[str, dict], pending_moved: dic
     """Append many entries and move many members' points at once (an import). Never commits.
 
     `members` maps each member id to its row as read under its lock (`points_balance`,
-    `points_pending`, `oldest_points_at`) plus the other columns to write with it (the same keys
+    `points_pending` and the EARLIER_ON_CREDIT moments) plus the other columns to write with it (the same keys
     for every member). The entries (member_id, type, points, the optional columns of post_entry
     and `earned_at` as post_entry's), in order, chain their balance_after from that balance; the
     balances and pending points then move in one executemany, as the members' rows are locked.
     """
     now = clock.now()
     balances = {member_id: row["points_balance"] for member_id, row in members.items()}
-    oldest = {member_id: row["oldest_points_at"] for member_id, row in members.items()}
+    moments = {member_id: {name: row[name] for name in EARLIER_ON_CREDIT} for member_id, row in members.items()}
     rows = []
     for entry in entries:
         if entry["points"] == 0:
             raise ValueError("a ledger entry moves at least one point")
         member_id, earned_at = entry["member_id"], entry.pop("earned_at", now)
         balances[member_id] += entry["points"]
-        if entry["points"] > 0 and (oldest[member_id] is None or earned_at < oldest[member_id]):
-            oldest[member_id] = earned_at
+        if entry["points"] > 0:
+            for name, moment in moments[member_id].items():
+                if moment is None or earned_at < moment:
+                    moments[member_id][name] = earned_at
         rows.append({**dict.fromkeys(ENTRY_COLUMNS), "created_at": now, **entry,
                      "balance_after": balances[member_id]})
     bulk.append_rows(LedgerEntry.__table__, rows)
     changed = [{**row, "id": member_id, "points_balance": balances[member_id], "updated_at": now,
-                "oldest_points_at": oldest[member_id],
+                **moments[member_id],
                 "points_pending": row["points_pending"] + pending_moved.get(member_id, 0)}
                for member_id, row in members.items()]
     if changed:  # the ORM's UPDATE by primary key: one executemany

@@ -146,7 +146,7 @@ def close_member(member_id: str) -> Member:
     for field in PERSONAL_FIELDS:
         setattr(member, field, None)
     member.attributes = {}
-    member.birthday_bonus_at = None
+    member.birthday_bonus_at = member.expiring_notice_at = member.at_risk_at = None  # no more timed work
     if member.status != "closed":
         member.status = "closed"
         member.closed_at = clock.now()

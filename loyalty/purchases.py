@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from loyalty import campaigns, clock, earning, ledger, settings, tiers
+from loyalty.reports import at_risk
 from loyalty.actors import SYSTEM, Actor
 from loyalty.currency import is_code
 from loyalty.errors import (MemberInactive, NotFound, OrderExists, RefundExceedsPurchase, RefundInStripe,
@@ -98,17 +99,26 @@ def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
 
 def _credit(member: Member, purchase: Purchase, actor: Actor) -> None:
     """Earn the points now, or hold them pending until the return window has passed."""
-    latest = {}
-    if member.last_purchase_at is None or purchase.occurred_at > member.last_purchase_at:
-        latest = {"last_purchase_at": purchase.occurred_at}
+    moved = _member_moments(member, purchase)
     if purchase.pending_points:
         ledger.move_pending(member.id, purchase.pending_points)
     elif purchase.points_earned:
         ledger.post_entry(member.id, "earn", purchase.points_earned, actor, purchase_id=purchase.id,
-                          earned_at=purchase.occurred_at, member_changes=latest)
+                          earned_at=purchase.occurred_at, member_changes=moved)
         return
-    for field, value in latest.items():
+    for field, value in moved.items():
         setattr(member, field, value)
+
+
+def _member_moments(member: Member, purchase: Purchase) -> dict:
+    """The member columns a new purchase moves: the latest purchase, and when the member may next
+    be at risk (a new latest purchase starts a new quiet spell; an earlier one may shorten the gaps)."""
+    soonest = at_risk.soonest_at_risk(purchase.occurred_at)
+    if member.last_purchase_at is None or purchase.occurred_at > member.last_purchase_at:
+        return {"last_purchase_at": purchase.occurred_at, "at_risk_at": soonest}
+    if member.at_risk_at is None or soonest < member.at_risk_at:
+        return {"at_risk_at": soonest}
+    return {}
 
 
 def _vests_later(vests_at: datetime | None) -> bool:
@@ -188,6 +198,10 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
     # The member is locked before its balance moves: taking FOR UPDATE after our own balance
     # UPDATE would upgrade the row lock, which deadlocks with a concurrent posting queued on it.
     member = ledger.lock_member(purchase.member_id)
+    # Whether it still qualifies may change the gaps between purchases: look again at the next run.
+    now = clock.now()
+    if member.at_risk_at is None or member.at_risk_at > now:
+        member.at_risk_at = now
     net = purchase.net_amount
     target = earning.earned_points(net, purchase.currency, purchase.earn_rate,
                                    purchase.tier_multiplier, purchase.campaign_multiplier)

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from loyalty import birthdays, clock, expiry, settings
 from loyalty.extensions import db
 from loyalty.models import Member
+from loyalty.outbound import notices
+from loyalty.reports import at_risk
 from tests.helpers import run_jobs, stamp
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
@@ -132,3 +134,103 @@ def test_birthday_moments_follow_enrolment_changes_closing_import_and_payment(sh
     assert moment(june) == datetime(2027, 6, 1, tzinfo=timezone.utc)
     assert run_jobs(NOW + timedelta(days=10))["birthday bonuses"] == "0 birthday bonuses paid"
     assert run_jobs(datetime(2026, 9, 3, tzinfo=timezone.utc))["birthday bonuses"] == "1 birthday bonuses paid"
+
+
+# -- run-jobs' webhook events: points.expiring and member.at_risk ----------------------------------
+
+def stored(member_id: str) -> Member:
+    return db.session.get(Member, member_id, populate_existing=True)
+
+
+def true_expiring_moment(member_id: str):
+    """The first moment run-jobs would find points to warn of (nothing warned yet)."""
+    program = settings.current().program
+    return expiry.first_within(stored(member_id), program, days=program.expiring_notice_days)
+
+
+def true_at_risk_moment(member_id: str, now: datetime):
+    """Now if the member is at risk now, else when they next may be (None: never, as things stand)."""
+    row, moment = at_risk.standing(member_id, now)
+    return now if row is not None else moment
+
+
+@pytest.mark.parametrize("policy", ["fixed", "inactivity"])
+def test_every_writer_keeps_the_notice_moments_no_later_than_what_they_stand_for(shop, app, policy):
+    shop("PATCH", "/v1/program", {"expiry_policy": policy, "expiring_notice_days": 14})
+    rng = random.Random(42)
+    member_ids = [shop("POST", "/v1/members", {"external_id": f"n-{n}"})["id"] for n in range(5)]
+    orders = []
+
+    def check():
+        for member_id in member_ids:
+            member = stored(member_id)
+            for name, true in (("expiring_notice_at", true_expiring_moment(member_id)),
+                               ("at_risk_at", true_at_risk_moment(member_id, NOW))):
+                kept = getattr(member, name)
+                assert true is None or (kept is not None and kept <= true), (name, member_id, kept, true)
+
+    for step in range(50):
+        member_id = rng.choice(member_ids)
+        action = rng.choice(["buy", "buy", "buy", "refund", "adjust", "redeem"])
+        if action == "buy":
+            moment = NOW - timedelta(days=rng.choice([rng.uniform(0, 400), rng.uniform(90, 100)]))
+            orders.append(shop("POST", "/v1/purchases", {
+                "member_id": member_id, "order_id": f"o-{step}", "amount": rng.randrange(100, 20000),
+                "currency": "usd", "occurred_at": stamp(moment)}))
+        elif action == "refund" and orders:
+            order = rng.choice(orders)
+            left = order["amount"] - order["refunded_amount"]
+            if left:
+                order.update(shop("POST", f"/v1/purchases/{order['id']}/refunds",
+                                  {"amount": rng.choice([left, max(left // 2, 1)])}))
+        elif action == "adjust":
+            shop("POST", f"/v1/members/{member_id}/adjustments",
+                 {"points": rng.choice([-30, 40]), "reason": "test"}, expect=(201, 409))
+        else:
+            shop("POST", f"/v1/members/{member_id}/redemptions", {"reward_id": shop.reward}, expect=(201, 409))
+        check()
+
+    rows = "external_id,order_id,amount,currency,occurred_at\n" + "".join(
+        f"{external_id},imp-{n},5000,usd,{stamp(NOW - timedelta(days=170 + n))}\n"
+        for n, external_id in enumerate(["n-0", "n-1", "new-a", "new-b"]))
+    with clock.frozen(NOW):
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["loyalty", "import", "members", "-"],
+                             input="external_id\nnew-a\nnew-b\n").exit_code == 0
+        result = runner.invoke(args=["loyalty", "import", "purchases", "-"], input=rows)
+    assert result.exit_code == 0, result.output
+    member_ids += [db.session.execute(select(Member.id).where(Member.external_id == external_id)).scalar_one()
+                   for external_id in ("new-a", "new-b")]
+    check()
+
+
+def test_notice_jobs_read_only_members_whose_moment_has_come(shop, webhook_endpoint):
+    webhook_endpoint(events=["points.expiring", "member.at_risk"])
+    shop("PATCH", "/v1/program", {"expiring_notice_days": 14, "pending_days": 0})
+    soon = shop("POST", "/v1/members", {"external_id": "soon"})["id"]  # points expire in 10 days; quiet 170 days
+    later = shop("POST", "/v1/members", {"external_id": "later"})["id"]  # in 100 days; quiet 80 days
+    for member_id, days_ago in ((soon, DAYS - 10), (later, DAYS - 100)):
+        shop("POST", "/v1/purchases", {"member_id": member_id, "order_id": f"o-{member_id}", "amount": 10000,
+                                       "currency": "usd", "occurred_at": stamp(NOW - timedelta(days=days_ago))})
+    expiring_due = lambda now: db.session.execute(notices.expiring_due_query(now)).scalars().all()  # noqa: E731
+    at_risk_due = lambda now: db.session.execute(notices.at_risk_due_query(now)).scalars().all()  # noqa: E731
+    assert sorted(expiring_due(NOW)) == sorted([soon, later])  # every credit: looked at once
+    assert sorted(at_risk_due(NOW)) == sorted([soon, later])  # 30 days after each purchase
+
+    summary = run_jobs(NOW)
+    assert summary["expiring points notices"] == "1 points.expiring events recorded"
+    assert summary["at-risk notices"] == "1 member.at_risk events recorded"
+    assert expiring_due(NOW) == [] and at_risk_due(NOW) == []  # nothing due: no member read
+    # soon: warned of day +10, looked at again the day after; later: when its points come within 14 days
+    on = (NOW + timedelta(days=10)).date()
+    assert stored(soon).expiring_notice_at == datetime.combine(on + timedelta(days=1), datetime.min.time(),
+                                                              timezone.utc)
+    assert stored(later).expiring_notice_at == NOW + timedelta(days=100 - 14)
+    # soon: warned of this quiet spell, nothing until a purchase; later: 90 days after its one purchase
+    assert stored(soon).at_risk_at is None
+    assert stored(later).at_risk_at == NOW - timedelta(days=DAYS - 100) + timedelta(days=90, microseconds=1)
+    assert run_jobs(NOW + timedelta(days=5))["at-risk notices"] == "0 member.at_risk events recorded"
+
+    # A change of the expiry rules: every member holding points is looked at again.
+    shop("PATCH", "/v1/program", {"expiry_days": DAYS - 50})
+    assert sorted(expiring_due(NOW)) == sorted([soon, later])

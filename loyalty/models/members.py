@@ -66,6 +66,13 @@ class Member(db.Model):
     oldest_points_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The start of the birthday month in which the next birthday bonus falls due.
     birthday_bonus_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When run-jobs next looks for points to warn of (points.expiring). Moved earlier by every
+    # credit (loyalty.ledger) and by a change of the expiry settings; set by the job that looks.
+    expiring_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the member may next be at risk (member.at_risk): at the soonest 30 days after their
+    # latest qualifying purchase. Set by every purchase, refund and dispute; null once warned of
+    # the quiet spell (a new purchase starts another).
+    at_risk_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     tier = relationship("Tier", lazy="joined")
 

@@ -19,7 +19,7 @@ from loyalty.models import Member, Purchase, Tier
 from loyalty.models.types import UTCDateTime
 from loyalty.reports import source
 from loyalty.reports.period import days
-from loyalty.reports.sql import DAY_US, epoch_us, purchase_order, qualifying, to_epoch_us
+from loyalty.reports.sql import DAY_US, ONE_US, epoch_us, purchase_order, qualifying, to_epoch_us
 
 COLUMNS = ["member_id", "email", "tier", "last_purchase_at", "usual_gap_days", "days_since_last_purchase",
            "recent_qualifying_points", "balance"]
@@ -78,13 +78,35 @@ def is_at_risk(member_id: str, now: datetime | None = None) -> bool:
     }).first() is not None
 
 
-def members_at_risk(now: datetime, batch_size: int):
-    """Every member at risk now, as report rows in batches by member id (run-jobs' member.at_risk).
-    Read in one statement on the main database, so that what run-jobs records follows it."""
-    candidates = _candidates(Moment.of(now)).subquery("candidates")
-    found = db.session.execute(select(candidates).order_by(candidates.c.member_id)).all()
-    for start in range(0, len(found), batch_size):
-        yield [_row(candidate) for candidate in found[start:start + batch_size]]
+def soonest_at_risk(latest_purchase_at: datetime) -> datetime:
+    """The soonest a member whose latest qualifying purchase is no earlier than this can be at risk
+    (members.at_risk_at, early, never late: whatever the gaps, at least MIN_QUIET_DAYS)."""
+    return latest_purchase_at + timedelta(days=MIN_QUIET_DAYS)
+
+
+@functools.cache
+def _member_standing():
+    moment = Moment(bindparam("now", type_=UTCDateTime), bindparam("now_us", type_=BigInteger),
+                    bindparam("recent_since", type_=UTCDateTime))
+    return _standing(moment, bindparam("member_id", type_=String))[0]
+
+
+def standing(member_id: str, now: datetime) -> tuple[dict | None, datetime | None]:
+    """(the report's row if the member is at risk now, else None; when they next may be, else
+    None): the report's rule over the member's purchases (one statement, built once)."""
+    moment = Moment.of(now)
+    found = db.session.execute(_member_standing(), {
+        "member_id": member_id, "now": moment.at, "now_us": moment.us, "recent_since": moment.recent_since,
+    }).first()
+    if found is None:  # no qualifying purchase (or closed): a new purchase sets the moment
+        return None, None
+    if found.at_risk:
+        return _row(found), None
+    if found.purchases == 1:
+        wait_us = ONE_PURCHASE_QUIET_DAYS * DAY_US + 1
+    else:
+        wait_us = max(int(found.twice_median_us) + 1, MIN_QUIET_DAYS * DAY_US)
+    return None, max(found.last_purchase_at + timedelta(microseconds=wait_us), now + ONE_US)
 
 
 def _qualifying_purchases(now, member_id=None):
@@ -136,23 +158,31 @@ def _purchase_stats(purchases, moment: Moment):
     )
 
 
-def _candidates(moment: Moment, member_id=None):
+def _standing(moment: Moment, member_id=None):
+    """Per member with qualifying purchases: the report's columns, their count and whether the
+    member is at risk (`at_risk`)."""
     purchases = _qualifying_purchases(moment.at, member_id)
     stats, medians = _purchase_stats(purchases, moment), _twice_median_gap(purchases)
     quiet_us = moment.us - epoch_us(stats.c.last_purchase_at)
     regular_gone_quiet = and_(stats.c.purchases >= 2, quiet_us > medians.c.twice_median_us,
                               quiet_us >= MIN_QUIET_DAYS * DAY_US)
     single_gone_quiet = and_(stats.c.purchases == 1, quiet_us > ONE_PURCHASE_QUIET_DAYS * DAY_US)
+    gone_quiet = or_(regular_gone_quiet, single_gone_quiet)
     return (
         select(Member.id.label("member_id"), Member.email, Tier.key.label("tier"), stats.c.last_purchase_at,
                medians.c.twice_median_us, quiet_us.label("quiet_us"), stats.c.recent_qualifying_points,
-               Member.points_balance.label("balance"))
+               Member.points_balance.label("balance"), stats.c.purchases,
+               case((gone_quiet, True), else_=False).label("at_risk"))
         .select_from(stats)
         .join(Member, Member.id == stats.c.member_id)
         .outerjoin(medians, medians.c.member_id == stats.c.member_id)
         .outerjoin(Tier, Tier.id == Member.tier_id)
-        .where(or_(regular_gone_quiet, single_gone_quiet))
-    )
+    ), gone_quiet
+
+
+def _candidates(moment: Moment, member_id=None):
+    standing_, gone_quiet = _standing(moment, member_id)
+    return standing_.where(gone_quiet)
 
 
 def _row(candidate) -> dict:
