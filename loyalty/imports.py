@@ -9,6 +9,9 @@ functions the API uses:
   `purchases.priced` with the tier held at its moment, an upgrade placed at the purchase that
   crossed the threshold (`tiers.upgrade_for`), then the member evaluated as of now
   (`tiers.evaluate`), as the API would have done one purchase at a time.
+- Events are recorded as the API records them (API.md, Outbound webhooks: a committed change is
+  never without its event): member.enrolled for each member enrolled, member.tier_changed for
+  each upgrade, each kind in one multi-row INSERT per batch.
 - A member who already has purchases (an import run again with new rows, or one member's rows
   split across the file) gets the batch's rows through `purchases.record_purchase`, one at a time,
   exactly as the API takes purchases arriving behind the history.
@@ -32,6 +35,7 @@ from loyalty.extensions import db
 from loyalty.ids import new_code, new_id
 from loyalty.models import LedgerEntry, Member, Purchase, TierChange
 from loyalty.models.members import phone_digits
+from loyalty.outbound import events as outbox
 from loyalty.payments import parking
 from loyalty.program import earn_rate
 from loyalty.reports import at_risk
@@ -107,6 +111,9 @@ def _insert_members(fields_list: list[dict]) -> list[dict]:
     db.session.execute(insert(Member), rows)
     tiers.add_history([{"member_id": row["id"], "tier_id": row["tier_id"], "effective_at": row["enrolled_at"],
                         "reason": "enrolled"} for row in rows])
+    # member.enrolled, each member as the API shows it: no purchases yet, so no window points.
+    outbox.record_many("member.enrolled", [outbox.shown("member", SimpleNamespace(
+        **row, tier_review_at=None, tier_override_until=None, qualifying_points_now=0)) for row in rows])
     return rows
 
 
@@ -277,6 +284,7 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
     bulk.append_rows(Purchase.__table__, new_purchases)
     ledger.post_batch(entries, changed, pending)
     tiers.add_history(history)
+    outbox.record_many("member.tier_changed", [upgrade.pop("event") for upgrade in history])
     _evaluate_upgraded([member_id for member_id, columns in changed.items() if columns["tier_reached_at"]])
     return len(new_purchases)
 
@@ -298,10 +306,12 @@ def _replay(held: SimpleNamespace, rows: list[_Row], window: timedelta, ladder: 
         window_points += values["qualifying_points"]
         while in_window[0][0] <= moment - window:  # the window is (moment - tier_window_days, moment]
             window_points -= in_window.popleft()[1]
-        target = tiers.upgrade_for(tiers.tier_at(held, moment), window_points, ladder) if ladder else None
+        before = tiers.tier_at(held, moment) if ladder else None
+        target = tiers.upgrade_for(before, window_points, ladder) if ladder else None
         if target is not None:
             held.upgrades.append({"member_id": held.id, "tier_id": target.id, "effective_at": moment,
-                                  "reason": "purchase", "purchase_id": values["id"]})
+                                  "reason": "purchase", "purchase_id": values["id"],
+                                  "event": tiers.change_event(held.id, before, target, moment, "purchase")})
             held.tier, held.tier_id, held.tier_reached_at = target, target.id, moment
     return priced
 

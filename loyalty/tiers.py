@@ -146,12 +146,17 @@ def _change(member: Member, held: Tier | None, tier: Tier | None, moment: dateti
         member.tier_id = _id(tier)
         member.tier_reached_at = moment
     if tier != held:
-        outbox.record("member.tier_changed", {
-            "member_id": member.id, "from": held.key if held is not None else None,
-            "to": tier.key if tier is not None else None,
-            "direction": "up" if _rank(tier) > _rank(held) else "down",
-            "effective_at": timestamp(moment), "reason": reason,
-        })
+        outbox.record("member.tier_changed", change_event(member.id, held, tier, moment, reason))
+
+
+def change_event(member_id: str, held, tier, moment: datetime, reason: str) -> dict:
+    """member.tier_changed's object: the move from `held` to `tier` (rows or None) at `moment`."""
+    return {
+        "member_id": member_id, "from": held.key if held is not None else None,
+        "to": tier.key if tier is not None else None,
+        "direction": "up" if _rank(tier) > _rank(held) else "down",
+        "effective_at": timestamp(moment), "reason": reason,
+    }
 
 
 # -- when a tier may be lost -------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from loyalty import clock, jobs
 from loyalty.extensions import db
-from loyalty.models import LedgerEntry, Member, Program, Purchase, TierChange
+from loyalty.models import LedgerEntry, Member, Program, Purchase, Tier, TierChange, WebhookDelivery, WebhookEvent
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -281,3 +281,38 @@ def test_imported_members_are_found_by_the_digits_of_their_phone(cli, client, ad
     assert result.exit_code == 0, result.output
     found = client.get("/v1/members?phone=15550102030", headers=admin).get_json()["data"]
     assert [member["external_id"] for member in found] == ["p-1"]
+
+
+def test_an_import_records_the_events_the_api_would(cli, client, admin, tiered, webhook_endpoint, tmp_path):
+    """member.enrolled for each member (as GET shows them), member.tier_changed for each upgrade,
+    each with its delivery (API.md, Outbound webhooks: a committed change is never without its event)."""
+    webhook_endpoint(events=["*"])
+    members = [{"external_id": f"ev-{n}", "email": f"ev{n}@example.com"} for n in range(4)]
+    assert cli("import", "members", write_csv(tmp_path / "members.csv", members)).exit_code == 0
+    enrolled = events_of("member.enrolled")
+    with clock.frozen(NOW):
+        shown = [client.get(f"/v1/members/{event['id']}", headers=admin).get_json() for event in enrolled]
+    assert sorted(event["external_id"] for event in enrolled) == [f"ev-{n}" for n in range(4)]
+    assert enrolled == shown
+
+    rows = [{"external_id": f"ev-{n}", "order_id": f"ev-{n}-{k}", **purchase}
+            for n in range(4) for k, purchase in enumerate(history(14, seed=n))]
+    assert cli("import", "purchases", write_csv(tmp_path / "purchases.csv", rows)).exit_code == 0
+    keys = dict(db.session.execute(select(Tier.id, Tier.key)).all())
+    upgrades = db.session.execute(
+        select(Member.id, TierChange.tier_id, TierChange.effective_at).join(Member, Member.id == TierChange.member_id)
+        .where(TierChange.reason == "purchase").order_by(Member.id, TierChange.effective_at)).all()
+    assert len(upgrades) >= 4
+    changed = [event for event in events_of("member.tier_changed") if event["reason"] == "purchase"]
+    assert sorted((e["member_id"], e["effective_at"], e["to"]) for e in changed) == [
+        (member_id, stamp(moment), keys[tier_id]) for member_id, tier_id, moment in upgrades]
+    assert {event["direction"] for event in changed} == {"up"}
+    assert all(event["from"] != event["to"] for event in changed)
+    deliveries = db.session.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one()
+    assert deliveries == db.session.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
+
+
+def events_of(event_type: str) -> list[dict]:
+    bodies = db.session.execute(select(WebhookEvent.body).where(WebhookEvent.type == event_type)
+                                .order_by(WebhookEvent.id)).scalars()
+    return [json.loads(body)["data"]["object"] for body in bodies]

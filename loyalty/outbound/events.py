@@ -46,14 +46,25 @@ INSERT_EVENT = insert(WebhookEvent.__table__)
 
 def record(event_type: str, data: dict) -> str:
     """Record an event whose `data.object` is `data`; returns its id. One statement; never commits."""
+    row = _event_row(event_type, data, clock.now())
+    db.session.execute(INSERT_EVENT, row)
+    return row["id"]
+
+
+def record_many(event_type: str, objects: list[dict]) -> None:
+    """Record one event per object, all in one statement (an import's batch); never commits."""
+    if objects:
+        now = clock.now()
+        db.session.execute(INSERT_EVENT, [_event_row(event_type, data, now) for data in objects])
+
+
+def _event_row(event_type: str, data: dict, now) -> dict:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
-    now = clock.now()
     event_id = new_id("evt")
     body = json.dumps({"id": event_id, "type": event_type, "created": int(now.timestamp()),
                        "data": {"object": data}}, separators=(",", ":"), ensure_ascii=False)
-    db.session.execute(INSERT_EVENT, {"id": event_id, "type": event_type, "created_at": now, "body": body})
-    return event_id
+    return {"id": event_id, "type": event_type, "created_at": now, "body": body}
 
 
 def record_object(event_type: str, kind: str, instance) -> str:
