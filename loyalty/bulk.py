@@ -3,7 +3,7 @@
 COPY is PostgreSQL's fastest way in; it runs on the session's own connection, so the rows are
 part of the session's transaction like any other statement (and go with a rollback).
 """
-from sqlalchemy import Table, insert
+from sqlalchemy import ARRAY, Table, any_, bindparam, insert
 
 from loyalty.extensions import db
 
@@ -31,3 +31,12 @@ def refresh_statistics(tables: list[Table]) -> None:
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))
+
+
+def one_of(column, values):
+    """`column IN values` for a batch's thousands of values: on PostgreSQL `= ANY` of one array
+    parameter (one value to bind and send, one statement text whatever the count); elsewhere IN."""
+    values = list(values)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))

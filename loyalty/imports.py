@@ -74,7 +74,7 @@ def add_members(rows: list[tuple[int, dict]]) -> Outcome:
         else:
             fresh[fields["external_id"]] = (line, fields)
     known = set(db.session.execute(
-        select(Member.external_id).where(Member.external_id.in_(list(fresh)))).scalars())
+        select(Member.external_id).where(bulk.one_of(Member.external_id, fresh))).scalars())
     outcome.already += len(known)
     new = [fields for external_id, (_, fields) in fresh.items() if external_id not in known]
     try:
@@ -184,7 +184,7 @@ def _lock_owners(rows: list[tuple[int, dict]]) -> dict:
         return {}
     found = db.session.execute(
         select(*ledger.MEMBER_COLUMNS)
-        .where(or_(Member.id.in_(ids), Member.external_id.in_(external_ids)))
+        .where(or_(bulk.one_of(Member.id, ids), bulk.one_of(Member.external_id, external_ids)))
         .order_by(Member.id).with_for_update()
     ).all()
     owners = {}
@@ -229,8 +229,8 @@ def _recorded_orders(keys: set) -> dict:
     # Two lists rather than a list of pairs: PostgreSQL reads them from the unique index.
     found = db.session.execute(
         select(Purchase.source, Purchase.order_id, Purchase.fingerprint)
-        .where(Purchase.source.in_({source for source, _ in keys}),
-               Purchase.order_id.in_({order_id for _, order_id in keys}))
+        .where(bulk.one_of(Purchase.source, {source for source, _ in keys}),
+               bulk.one_of(Purchase.order_id, {order_id for _, order_id in keys}))
     ).all()
     return {(source, order_id): fingerprint for source, order_id, fingerprint in found
             if (source, order_id) in keys}
@@ -242,7 +242,7 @@ def _split_by_history(by_member: dict, owners: dict) -> tuple[dict, dict]:
     if not by_member:
         return {}, {}
     with_purchases = set(db.session.execute(
-        select(Purchase.member_id).where(Purchase.member_id.in_(list(by_member))).distinct()).scalars())
+        select(Purchase.member_id).where(bulk.one_of(Purchase.member_id, by_member)).distinct()).scalars())
     fast, slow = {}, {}
     for member_id, rows in by_member.items():
         owner = owners[member_id]
