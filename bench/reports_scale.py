@@ -69,8 +69,13 @@ ORDER BY GROUPING(tier_id), t.min_qualifying_points NULLS LAST
 """
 
 
+CHUNK_MEMBERS = 20_000
+
+
 def generate(members: int, purchases: int, tier_ids: dict, seed: int):
-    """Rows for members, purchases, ledger entries and tier history (time-ordered per member)."""
+    """Rows for members, purchases, ledger entries and tier history (time-ordered per member), in
+    chunks of CHUNK_MEMBERS members: memory stays flat however many purchases (10 million rows
+    held at once would take gigabytes)."""
     rng = random.Random(seed)
     counts = [rng.randint(1, 2 * purchases // members - 1) for _ in range(members)]
     drift = purchases - sum(counts)
@@ -84,6 +89,9 @@ def generate(members: int, purchases: int, tier_ids: dict, seed: int):
     member_rows, purchase_rows, entry_rows, history_rows = [], [], [], []
     start = NOW - timedelta(days=HISTORY_DAYS)
     for i, count in enumerate(counts):
+        if i and i % CHUNK_MEMBERS == 0:
+            yield member_rows, purchase_rows, entry_rows, history_rows
+            member_rows, purchase_rows, entry_rows, history_rows = [], [], [], []
         member_id = f"mem_bench{i:08d}"
         enrolled = start + timedelta(seconds=rng.randrange(HISTORY_DAYS * 86400 // 4))
         span = (NOW - enrolled).total_seconds()
@@ -113,7 +121,7 @@ def generate(members: int, purchases: int, tier_ids: dict, seed: int):
             last = moment
         member_rows.append((member_id, f"ext-{i}", f"B{i:07d}", f"m{i}@bench.example", "{}", "active", enrolled,
                             enrolled, balance, 0, last, ladder[held][0], None, 0))
-    return member_rows, purchase_rows, entry_rows, history_rows
+    yield member_rows, purchase_rows, entry_rows, history_rows
 
 
 MEMBER_COLUMNS = ("id", "external_id", "member_code", "email", "metadata", "status", "enrolled_at", "updated_at",
@@ -126,16 +134,26 @@ ENTRY_COLUMNS = ("member_id", "type", "points", "balance_after", "created_at", "
 HISTORY_COLUMNS = ("member_id", "tier_id", "effective_at", "reason", "recorded_at", "purchase_id")
 
 
-def load(db: Database, tables):
+TABLES = [("members", MEMBER_COLUMNS), ("purchases", PURCHASE_COLUMNS), ("ledger_entries", ENTRY_COLUMNS),
+          ("tier_history", HISTORY_COLUMNS)]
+
+
+def load(db: Database, chunks) -> list[int]:
+    """Load each chunk's rows (members, purchases, entries, history), a transaction per chunk;
+    returns the row counts per table."""
+    counts = [0] * len(TABLES)
     connection = db.connect()
     try:
         if db.kind == "postgresql":
-            with connection.cursor() as cursor:
-                for name, columns, rows in tables:
-                    with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-            connection.commit()
+            for chunk in chunks:
+                with connection.cursor() as cursor:
+                    for index, ((name, columns), rows) in enumerate(zip(TABLES, chunk)):
+                        with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                            for row in rows:
+                                copy.write_row(row)
+                        counts[index] += len(rows)
+                connection.commit()
+                log(f"[load] {counts[0]} members, {counts[1]} purchases so far")
             connection.autocommit = True
             connection.execute("VACUUM ANALYZE")
         else:
@@ -144,14 +162,17 @@ def load(db: Database, tables):
                     return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
                 return str(value) if isinstance(value, Decimal) else value
 
-            for name, columns, rows in tables:
-                marks = ", ".join("?" for _ in columns)
-                connection.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})",
-                                       ([sqlite_value(v) for v in row] for row in rows))
+            for chunk in chunks:
+                for index, ((name, columns), rows) in enumerate(zip(TABLES, chunk)):
+                    marks = ", ".join("?" for _ in columns)
+                    connection.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})",
+                                           ([sqlite_value(v) for v in row] for row in rows))
+                    counts[index] += len(rows)
             connection.commit()
             connection.execute("ANALYZE")
     finally:
         connection.close()
+    return counts
 
 
 def main():
@@ -179,15 +200,9 @@ def main():
                                                             "min_qualifying_points": threshold,
                                                             "multiplier": multiplier}).get_json()["id"]
         started = time.time()
-        member_rows, purchase_rows, entry_rows, history_rows = generate(args.members, args.purchases, tier_ids,
-                                                                        args.seed)
-        generated = time.time()
-        load(db, [("members", MEMBER_COLUMNS, member_rows), ("purchases", PURCHASE_COLUMNS, purchase_rows),
-                  ("ledger_entries", ENTRY_COLUMNS, entry_rows), ("tier_history", HISTORY_COLUMNS, history_rows)])
-        log(f"[load] {len(member_rows)} members, {len(purchase_rows)} purchases, {len(entry_rows)} ledger entries, "
-            f"{len(history_rows)} tier history rows: generated in {generated - started:.0f} s, "
-            f"loaded (+ANALYZE) in {time.time() - generated:.0f} s")
-        del member_rows, purchase_rows, entry_rows, history_rows
+        counts = load(db, generate(args.members, args.purchases, tier_ids, args.seed))
+        log(f"[load] {counts[0]} members, {counts[1]} purchases, {counts[2]} ledger entries, "
+            f"{counts[3]} tier history rows: generated and loaded (+ANALYZE) in {time.time() - started:.0f} s")
 
         to_day = NOW.date() - timedelta(days=30)
         from_day = to_day - timedelta(days=365)
