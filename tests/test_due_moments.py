@@ -40,6 +40,28 @@ def shop(client, admin, program, app):
     return api
 
 
+def random_write(shop, rng, member_ids, orders, step, moment, full_refunds=False):
+    """One write through the API to a random member: a purchase at `moment` (most often), a refund
+    (half, or with full_refunds sometimes all that is left), an adjustment or a redemption."""
+    member_id = rng.choice(member_ids)
+    action = rng.choice(["buy", "buy", "buy", "refund", "adjust", "redeem"])
+    if action == "buy":
+        orders.append(shop("POST", "/v1/purchases", {
+            "member_id": member_id, "order_id": f"o-{step}", "amount": rng.randrange(100, 20000),
+            "currency": "usd", "occurred_at": stamp(moment)}))
+    elif action == "refund" and orders:
+        order = rng.choice(orders)
+        left = order["amount"] - order["refunded_amount"]
+        amount = rng.choice([left, left // 2]) if full_refunds else left // 2
+        if amount > 0:
+            order.update(shop("POST", f"/v1/purchases/{order['id']}/refunds", {"amount": amount}))
+    elif action == "adjust":
+        shop("POST", f"/v1/members/{member_id}/adjustments",
+             {"points": rng.choice([-30, 40]), "reason": "test"}, expect=(201, 409))
+    elif action == "redeem":
+        shop("POST", f"/v1/members/{member_id}/redemptions", {"reward_id": shop.reward}, expect=(201, 409))
+
+
 def test_every_writer_keeps_the_oldest_points_moment_no_later_than_the_oldest_points(shop, app, tmp_path):
     rng = random.Random(21)
     member_ids = [shop("POST", "/v1/members", {"external_id": f"m-{n}"})["id"] for n in range(6)]
@@ -51,23 +73,7 @@ def test_every_writer_keeps_the_oldest_points_moment_no_later_than_the_oldest_po
             assert true is None or (stored is not None and stored <= true), (member_id, stored, true)
 
     for step in range(60):
-        member_id = rng.choice(member_ids)
-        action = rng.choice(["buy", "buy", "buy", "refund", "adjust", "redeem"])
-        if action == "buy":
-            moment = NOW - timedelta(days=rng.uniform(0, 400))
-            orders.append(shop("POST", "/v1/purchases", {
-                "member_id": member_id, "order_id": f"o-{step}", "amount": rng.randrange(100, 20000),
-                "currency": "usd", "occurred_at": stamp(moment)}))
-        elif action == "refund" and orders:
-            order = rng.choice(orders)
-            left = order["amount"] - order["refunded_amount"]
-            if left > 1:
-                order.update(shop("POST", f"/v1/purchases/{order['id']}/refunds", {"amount": left // 2}))
-        elif action == "adjust":
-            shop("POST", f"/v1/members/{member_id}/adjustments",
-                 {"points": rng.choice([-30, 40]), "reason": "test"}, expect=(201, 409))
-        else:
-            shop("POST", f"/v1/members/{member_id}/redemptions", {"reward_id": shop.reward}, expect=(201, 409))
+        random_write(shop, rng, member_ids, orders, step, NOW - timedelta(days=rng.uniform(0, 400)))
         check()
 
     # An import, then pending points vesting, then expiry: each a writer too.
@@ -170,24 +176,8 @@ def test_every_writer_keeps_the_notice_moments_no_later_than_what_they_stand_for
                 assert true is None or (kept is not None and kept <= true), (name, member_id, kept, true)
 
     for step in range(50):
-        member_id = rng.choice(member_ids)
-        action = rng.choice(["buy", "buy", "buy", "refund", "adjust", "redeem"])
-        if action == "buy":
-            moment = NOW - timedelta(days=rng.choice([rng.uniform(0, 400), rng.uniform(90, 100)]))
-            orders.append(shop("POST", "/v1/purchases", {
-                "member_id": member_id, "order_id": f"o-{step}", "amount": rng.randrange(100, 20000),
-                "currency": "usd", "occurred_at": stamp(moment)}))
-        elif action == "refund" and orders:
-            order = rng.choice(orders)
-            left = order["amount"] - order["refunded_amount"]
-            if left:
-                order.update(shop("POST", f"/v1/purchases/{order['id']}/refunds",
-                                  {"amount": rng.choice([left, max(left // 2, 1)])}))
-        elif action == "adjust":
-            shop("POST", f"/v1/members/{member_id}/adjustments",
-                 {"points": rng.choice([-30, 40]), "reason": "test"}, expect=(201, 409))
-        else:
-            shop("POST", f"/v1/members/{member_id}/redemptions", {"reward_id": shop.reward}, expect=(201, 409))
+        moment = NOW - timedelta(days=rng.choice([rng.uniform(0, 400), rng.uniform(90, 100)]))
+        random_write(shop, rng, member_ids, orders, step, moment, full_refunds=True)
         check()
 
     rows = "external_id,order_id,amount,currency,occurred_at\n" + "".join(
