@@ -159,8 +159,7 @@ def main():
 
 
 def explain_all(app, db, calls) -> dict:
-    """EXPLAIN every SELECT the calls run through SQLAlchemy, with its parameters (statements run on
-    the driver's cursor, loyalty.direct_sql, are by primary key and not seen here)."""
+    """EXPLAIN every SELECT the calls run, with its parameters."""
     from sqlalchemy import event
 
     from loyalty.extensions import db as sql
