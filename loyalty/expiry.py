@@ -93,8 +93,7 @@ def expire_member(member_id: str, program, now: datetime) -> int:
 
     Under `fixed` the member's oldest_points_at is then set to the oldest points left (the next
     moment anything may expire), whatever was due: a visit is never repeated for nothing."""
-    member = members.get_member(member_id, lock=True)
-    db.session.refresh(member)
+    member = members.get_member(member_id, lock=True)  # locked and read fresh
     if program.expiry_policy == "inactivity":
         if member.points_balance <= 0:
             return 0

@@ -168,7 +168,7 @@ def refund_purchase(purchase_id: str, amount: int, actor: Actor, *,
         raise RefundInStripe(purchase_id=purchase_id)
     refund = {"id": new_id("ref"), "purchase_id": purchase_id, "amount": amount, "created_at": clock.now(),
               "actor_type": actor.type, "actor_id": actor.id, "reference": reference,
-              "stripe_refund_id": None, "status": "succeeded"}
+              "status": "succeeded"}
     # The unique (purchase_id, reference) index tells a retry apart, concurrent twins included
     # (on PostgreSQL the second insert waits for the first to commit, then does nothing).
     if not insert_unless_exists(Refund, refund, ["purchase_id", "reference"]):
@@ -213,7 +213,7 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
         ledger.post_entry(purchase.member_id, "reversal", delta, actor, purchase_id=purchase.id,
                           earned_at=purchase.occurred_at, note=f"{reason}: net amount now {net}")
     db.session.flush()
-    tiers.after_refund(member, purchase)
+    tiers.after_refund(member)
 
 
 def _settle_pending(purchase: Purchase, delta: int) -> int:

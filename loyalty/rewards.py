@@ -5,9 +5,8 @@ from loyalty import errors, tier_settings, tiers
 from loyalty.extensions import db
 from loyalty.models import Member, Redemption, Reward
 
-# A redemption is refused with the first of these that applies (API.md, Rewards and redemptions).
-REFUSALS = ("member_inactive", "reward_inactive", "tier_required", "out_of_stock", "limit_reached",
-            "insufficient_points")
+# A redemption is refused with the first of these that applies, in this order (API.md, Rewards
+# and redemptions).
 REFUSAL_ERRORS = {
     "member_inactive": errors.MemberInactive, "reward_inactive": errors.RewardInactive,
     "tier_required": errors.TierRequired, "out_of_stock": errors.OutOfStock,

@@ -255,7 +255,7 @@ def after_purchase(member: Member, purchase: Purchase) -> None:
         evaluate_if_due(member)
 
 
-def after_refund(member: Member, purchase: Purchase) -> None:
+def after_refund(member: Member) -> None:
     """A refund lowers qualifying points; the tier may drop only if retention is over."""
     evaluate(member, "refund")
 

@@ -43,7 +43,7 @@ def age(since: datetime) -> str:
 
 
 def reason(code: str | None) -> str:
-    """A refusal code (rewards.REFUSALS) in words."""
+    """A refusal code (rewards.REFUSAL_ERRORS) in words."""
     return REASONS.get(code, LoyaltyError.message) if code else ""
 
 
