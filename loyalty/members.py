@@ -11,6 +11,7 @@ from loyalty.models import AuthToken, Member
 from loyalty.outbound import events as outbox
 from loyalty.models.members import phone_digits
 from loyalty.payments import parking
+from loyalty.emails import normalise_email
 
 MEMBER_CODE_LENGTH = 8  # 40 bits: room for a billion members without many retries
 LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id", "phone")
@@ -19,7 +20,7 @@ LOOKUP_FIELDS = ("external_id", "email", "member_code", "stripe_customer_id", "p
 def normalise(fields: dict) -> dict:
     fields = dict(fields)
     if fields.get("email"):
-        fields["email"] = fields["email"].strip().lower()
+        fields["email"] = normalise_email(fields["email"])
     return fields
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from loyalty import auth, clock
+from loyalty.emails import normalise_email
 from loyalty.errors import InvalidCredentials, NotFound, RateLimited, StaffExists
 from loyalty.extensions import db, serialize_on
 from loyalty.models import AuthToken, LoginFailure, Staff
@@ -21,10 +22,6 @@ LOCK_MINUTES = 15
 _DUMMY_HASH = generate_password_hash("not a password of anyone")
 
 
-def _normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def get_staff(staff_id: str) -> Staff:
     staff = db.session.get(Staff, staff_id)
     if staff is None:
@@ -33,7 +30,7 @@ def get_staff(staff_id: str) -> Staff:
 
 
 def create_staff(email: str, name: str, role: str, password: str) -> Staff:
-    staff = Staff(email=_normalise_email(email), name=name, role=role,
+    staff = Staff(email=normalise_email(email), name=name, role=role,
                   password_hash=generate_password_hash(password))
     try:
         with db.session.begin_nested():
@@ -78,7 +75,7 @@ def locked_until(email: str, now: datetime) -> datetime | None:
 
 def log_in(email: str, password: str, lifetime: timedelta) -> tuple[AuthToken, str]:
     """A staff session token; InvalidCredentials (the failure recorded) or RateLimited."""
-    email = _normalise_email(email)
+    email = normalise_email(email)
     serialize_on(f"login:{email}")  # parallel guesses are counted one after another
     now = clock.now()
     until = locked_until(email, now)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from loyalty import clock, customers, idempotency, members, purchases, redemptions, rewards, tiers
 from loyalty.actors import Actor
 from loyalty.currency import exponent
+from loyalty.emails import normalise_email
 from loyalty.errors import Conflict, ValidationFailed
 from loyalty.extensions import db
 from loyalty.ids import normalise_code
@@ -39,7 +40,7 @@ def find_members(text: str) -> tuple[Member | None, list[Member]]:
         exact = db.session.execute(select(Member).where(Member.member_code == code)).scalar_one_or_none()
         if exact is not None:
             return exact, [exact]
-    conditions = [Member.external_id == text, Member.email == text.lower()]
+    conditions = [Member.external_id == text, Member.email == normalise_email(text)]
     digits = "".join(ch for ch in text if ch.isdigit())
     if digits and all(ch.isdigit() or ch in PHONE_PUNCTUATION for ch in text):
         conditions.append(_phone_digits(Member.phone) == digits)

@@ -7,6 +7,7 @@ import functools
 
 from sqlalchemy import bindparam, or_, select
 
+from loyalty.emails import normalise_email
 from loyalty.extensions import db
 from loyalty.models import PaymentEvent
 
@@ -17,7 +18,7 @@ def member_changed(member) -> None:
     if member.stripe_customer_id:
         waiting_for.append(PaymentEvent.stripe_customer_id == member.stripe_customer_id)
     if member.email:
-        waiting_for.append(PaymentEvent.email == member.email.strip().lower())
+        waiting_for.append(PaymentEvent.email == normalise_email(member.email))
     if waiting_for:
         _apply_parked(or_(*waiting_for))
 
@@ -25,7 +26,7 @@ def member_changed(member) -> None:
 def members_arrived(members: list) -> None:
     """member_changed for many new members at once (an import): one look for any parked event
     naming their emails or Stripe customers first, as there is rarely one."""
-    emails = {member.email.strip().lower() for member in members if member.email}
+    emails = {normalise_email(member.email) for member in members if member.email}
     customers = {member.stripe_customer_id for member in members if member.stripe_customer_id}
     if not emails and not customers:
         return
@@ -36,7 +37,7 @@ def members_arrived(members: list) -> None:
     ).all()
     named = {email for email, _ in waiting} | {customer for _, customer in waiting}
     for member in members:
-        if (member.email and member.email.strip().lower() in named) or member.stripe_customer_id in named:
+        if (member.email and normalise_email(member.email) in named) or member.stripe_customer_id in named:
             member_changed(member)
 
 

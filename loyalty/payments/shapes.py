@@ -6,6 +6,8 @@ intent; any reference may be an id or an expanded object. Nothing here touches t
 """
 from dataclasses import dataclass
 
+from loyalty.emails import normalise_email
+
 MEMBER_ID_KEY = "loyalty_member_id"
 EXTERNAL_ID_KEY = "loyalty_external_id"
 
@@ -53,7 +55,7 @@ def _text(value) -> str | None:
 
 def _email(value) -> str | None:
     value = _text(value)
-    return value.lower() if value and "@" in value else None
+    return normalise_email(value) if value and "@" in value else None
 
 
 def _first(*values):
