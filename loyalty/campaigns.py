@@ -6,7 +6,8 @@ normally; comparing the two groups' purchase rates says whether the campaign bro
 """
 import hashlib
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import and_, func, select
 
@@ -14,11 +15,11 @@ from loyalty import settings, tiers
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.extensions import db
 from loyalty.models import Campaign, Member, Purchase, Tier, TierChange
-from loyalty.reports.period import check_window_days
+from loyalty.reports.period import RATE_PLACES, check_window_days, rounded
+from loyalty.reports.sql import qualifying
 
 BUCKETS = 10_000
 Z_95 = Decimal("1.959963984540054")
-FOUR_PLACES = Decimal("0.0001")
 
 
 def get_campaign(campaign_id: str) -> Campaign:
@@ -107,7 +108,7 @@ def _buyers(campaign: Campaign, window_days: int) -> set[str]:
     return set(db.session.execute(
         select(Purchase.member_id).distinct().where(
             and_(Purchase.occurred_at >= campaign.starts_at, Purchase.occurred_at < end,
-                 Purchase.amount - Purchase.refunded_amount - Purchase.disputed_amount > 0))
+                 qualifying()))
     ).scalars())
 
 
@@ -116,7 +117,8 @@ def _rate(buyers: int, members: int) -> Decimal | None:
 
 
 def _four(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN))
+    """A rate or difference as shown: rounded as every report's rate is (reports.period.rounded)."""
+    return None if value is None else str(rounded(Fraction(value), RATE_PLACES))
 
 
 def results(campaign_id: str, window_days: int) -> dict:
