@@ -80,9 +80,14 @@ def window_now(program) -> dict:
 def current(member: Member) -> Tier | None:
     """The tier the member holds now: the entry tier until their first change (a deleted tier the
     member still holds included)."""
-    if member.tier_reached_at is None:
+    return held_now(member.tier_id, member.tier_reached_at)
+
+
+def held_now(tier_id: str | None, tier_reached_at: datetime | None) -> Tier | None:
+    """current() from a member's two columns, for a report's rows."""
+    if tier_reached_at is None:
         return _entry(ladder())
-    return settings.current().tier(member.tier_id)
+    return settings.current().tier(tier_id)
 
 
 def tier_at(member: Member, moment: datetime) -> Tier | None:

@@ -201,6 +201,8 @@ class Reference:
 
     def at_risk(self, now) -> list[dict]:
         keys = {tier.id: tier.key for tier in self.tiers}
+        entry = next((tier.key for tier in self.tiers
+                      if tier.deleted_at is None and tier.min_qualifying_points == 0), None)
         by_member = self.qualifying_by_member()
         rows = []
         for member in self.members:
@@ -218,7 +220,7 @@ class Reference:
             if not gone:
                 continue
             rows.append({
-                "member_id": member.id, "email": member.email, "tier": keys.get(member.tier_id),
+                "member_id": member.id, "email": member.email, "tier": keys.get(member.tier_id) if member.tier_reached_at else entry,
                 "last_purchase_at": stamp(bought[-1].occurred_at),
                 "usual_gap_days": in_days(median) if gaps else None,
                 "days_since_last_purchase": quiet // DAY,
@@ -537,6 +539,18 @@ def test_at_risk_rule_and_order(client, admin, program):
     first = get_report(client, admin, "at-risk", now, limit=1)
     second = get_report(client, admin, "at-risk", now, limit=1, cursor=first["next_cursor"])
     assert [first["data"][0]["member_id"], second["data"][0]["member_id"]] == [big_regular.id, refunded.id]
+
+
+def test_at_risk_shows_the_entry_tier_as_the_members_endpoint_does(client, admin, program):
+    """A member who enrolled before the entry tier existed holds it without a history row: the
+    at-risk row names it, as GET /v1/members/{id} does (not null)."""
+    quiet = factories.member(T0)
+    factories.purchase(quiet, 2000, day(100))
+    create_tier(client, admin, "bronze", 0)
+    assert db.session.get(Member, quiet.id).tier_id is None
+    [row] = all_at_risk(client, admin, day(400))
+    shown = client.get(f"/v1/members/{quiet.id}", headers=admin).get_json()["tier"]["key"]
+    assert row["tier"] == shown == "bronze"
 
 
 # -- formats, parameters, roles, CLI ---------------------------------------------------------

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import BigInteger, String, and_, bindparam, case, func, or_, select
 
-from loyalty import clock
+from loyalty import clock, tiers
 from loyalty.extensions import db
-from loyalty.models import Member, Purchase, Tier
+from loyalty.models import Member, Purchase
 from loyalty.models.types import UTCDateTime
 from loyalty.reports import source
 from loyalty.reports.period import days
@@ -169,14 +169,14 @@ def _standing(moment: Moment, member_id=None):
     single_gone_quiet = and_(stats.c.purchases == 1, quiet_us > ONE_PURCHASE_QUIET_DAYS * DAY_US)
     gone_quiet = or_(regular_gone_quiet, single_gone_quiet)
     return (
-        select(Member.id.label("member_id"), Member.email, Tier.key.label("tier"), stats.c.last_purchase_at,
+        select(Member.id.label("member_id"), Member.email, Member.tier_id, Member.tier_reached_at,
+               stats.c.last_purchase_at,
                medians.c.twice_median_us, quiet_us.label("quiet_us"), stats.c.recent_qualifying_points,
                Member.points_balance.label("balance"), stats.c.purchases,
                case((gone_quiet, True), else_=False).label("at_risk"))
         .select_from(stats)
         .join(Member, Member.id == stats.c.member_id)
         .outerjoin(medians, medians.c.member_id == stats.c.member_id)
-        .outerjoin(Tier, Tier.id == Member.tier_id)
     ), gone_quiet
 
 
@@ -185,12 +185,16 @@ def _candidates(moment: Moment, member_id=None):
     return standing_.where(gone_quiet)
 
 
+def _key(tier) -> str | None:
+    return tier.key if tier is not None else None
+
+
 def _row(candidate) -> dict:
     twice_median = candidate.twice_median_us
     return {
         "member_id": candidate.member_id,
         "email": candidate.email,
-        "tier": candidate.tier,
+        "tier": _key(tiers.held_now(candidate.tier_id, candidate.tier_reached_at)),
         "last_purchase_at": candidate.last_purchase_at,
         "usual_gap_days": None if twice_median is None else days(Fraction(int(twice_median), 2)),
         "days_since_last_purchase": int(candidate.quiet_us) // DAY_US,
