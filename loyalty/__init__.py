@@ -9,10 +9,11 @@ from loyalty.extensions import db, engine_options, limiter, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: configuration, extensions, the API, error handlers, CLI commands."""
+    """Build the app: configuration, extensions, signals, the API, error handlers, CLI commands."""
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     configure(app, test_config)
     register_extensions(app)
+    connect_signals()
     register_api(app)
     register_web(app)
     register_error_handlers(app)
@@ -53,6 +54,13 @@ def register_web(app: Flask) -> None:
     from loyalty.web import init_web
 
     init_web(app)
+
+
+def connect_signals() -> None:
+    """Payments listen to members (loyalty/signals.py): parked Stripe events wait for them."""
+    from loyalty.payments.events import connect_signals as connect_payments
+
+    connect_payments()
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -6,6 +6,7 @@ from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +28,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+csrf = CSRFProtect()  # the console's forms (loyalty/web); the API's bearer requests need none
 limiter = Limiter(key_func=get_remote_address)
 
 # Signing in, by the API's POST /v1/staff/sessions or the console's form: one budget per client

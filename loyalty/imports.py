@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import birthdays, bulk, clock, ledger, members, purchases, settings, tiers
+from loyalty import birthdays, bulk, clock, ledger, members, purchases, settings, signals, tiers
 from loyalty.actors import SYSTEM, Actor
 from loyalty.errors import CurrencyNotEnabled, LoyaltyError
 from loyalty.extensions import db
@@ -36,7 +36,6 @@ from loyalty.ids import new_code, new_id
 from loyalty.models import LedgerEntry, Member, Purchase, TierChange
 from loyalty.models.members import phone_digits
 from loyalty.outbound import events as outbox
-from loyalty.payments import parking
 from loyalty.program import earn_rate
 from loyalty.reports import at_risk
 
@@ -89,7 +88,7 @@ def add_members(rows: list[tuple[int, dict]]) -> Outcome:
             else:
                 written.append(member)
     outcome.added += len(written)
-    parking.members_arrived([SimpleNamespace(**member) for member in written])
+    signals.members_arrived.send(members=[SimpleNamespace(**member) for member in written])
     return outcome
 
 

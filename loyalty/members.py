@@ -2,7 +2,7 @@
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from loyalty import auth, birthdays, clock, ledger, settings, tiers
+from loyalty import auth, birthdays, clock, ledger, settings, signals, tiers
 from loyalty.actors import Actor
 from loyalty.errors import MemberExists, NotFound, ValidationFailed
 from loyalty.extensions import db
@@ -10,7 +10,6 @@ from loyalty.ids import new_code, normalise_code
 from loyalty.models import AuthToken, Member
 from loyalty.outbound import events as outbox
 from loyalty.models.members import phone_digits
-from loyalty.payments import parking
 from loyalty.emails import normalise_email
 
 MEMBER_CODE_LENGTH = 8  # 40 bits: room for a billion members without many retries
@@ -37,7 +36,7 @@ def enroll(fields: dict, actor: Actor) -> Member:
         ledger.post_entry(member.id, "bonus", bonus, actor, note="Signup bonus",
                           dedupe_key=f"signup:{member.id}")
     outbox.record_object("member.enrolled", "member", member)
-    parking.member_changed(member)
+    signals.member_changed.send(member)
     return member
 
 
@@ -134,7 +133,7 @@ def update_member(member_id: str, changes: dict) -> Member:
         member.birthday_bonus_at = birthdays.next_due(member.birthday, clock.now())
     db.session.flush()
     if {"email", "stripe_customer_id"} & changes.keys():
-        parking.member_changed(member)
+        signals.member_changed.send(member)
     return member
 
 

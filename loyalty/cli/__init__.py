@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from loyalty import jobs, ledger
+from loyalty.cli import credentials, imports, reports, stripe, webhooks
 from loyalty.cli.progress import on_terminal
 
 loyalty_cli = AppGroup("loyalty", help="Loyalty program commands.")
@@ -52,5 +53,7 @@ def demo(members, seed):
         click.echo(line)
 
 
-# Commands kept in their own modules register themselves on loyalty_cli when imported.
-from loyalty.cli import credentials, imports, reports, stripe, webhooks  # noqa: E402,F401
+# The commands the other modules define, each under its own name (API.md, Operations).
+for module in (credentials, imports, reports, stripe, webhooks):
+    for command in module.commands.commands.values():
+        loyalty_cli.add_command(command)

@@ -2,16 +2,20 @@
 import sys
 
 import click
+from flask.cli import AppGroup
 import marshmallow as ma
 
 from loyalty import auth, staff
 from loyalty.api.staff import PASSWORD, StaffSchema
-from loyalty.cli import loyalty_cli
 from loyalty.errors import LoyaltyError
 from loyalty.extensions import db
 from loyalty.reports.formatting import to_table
 
-@loyalty_cli.command("create-api-key")
+# Gathered into `flask loyalty ...` by cli/__init__.py.
+commands = AppGroup("credentials")
+
+
+@commands.command("create-api-key")
 @click.option("--name", required=True, help="Who uses the key, e.g. 'web shop'.")
 @click.option("--role", required=True, type=click.Choice(["admin", "storefront"]))
 def create_api_key(name, role):
@@ -26,7 +30,7 @@ def _when(moment, never: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else never
 
 
-@loyalty_cli.command("list-api-keys")
+@commands.command("list-api-keys")
 def list_api_keys():
     """List the API keys: id, name, role, created, last used, revoked (never the key itself).
 
@@ -37,7 +41,7 @@ def list_api_keys():
     click.echo(to_table(rows, ["id", "name", "role", "created", "last_used", "revoked"]))
 
 
-@loyalty_cli.command("revoke-api-key")
+@commands.command("revoke-api-key")
 @click.argument("key_id")
 def revoke_api_key(key_id):
     """Revoke the API key KEY_ID (an id from list-api-keys): its next request is refused with 401."""
@@ -57,7 +61,7 @@ def _check_password(password: str) -> str:
         raise click.BadParameter(" ".join(error.messages), param_hint="password") from None
 
 
-@loyalty_cli.command("create-staff")
+@commands.command("create-staff")
 @click.option("--email", required=True, help="The staff member's login.")
 @click.option("--name", required=True, help="As shown at the till, e.g. 'Ana Silva'.")
 @click.option("--role", required=True, type=click.Choice(["cashier", "manager"]))

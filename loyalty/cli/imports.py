@@ -16,15 +16,18 @@ import time
 from datetime import datetime, timezone
 
 import click
+from flask.cli import AppGroup
 import marshmallow as ma
 
 from loyalty import bulk, imports
 from loyalty.api.fields import EARLIEST, LATEST, Timestamp
 from loyalty.api.members import MemberInSchema
 from loyalty.api.purchases import PurchaseInSchema
-from loyalty.cli import loyalty_cli
 from loyalty.currency import is_code
 from loyalty.extensions import db
+
+# Gathered into `flask loyalty ...` by cli/__init__.py.
+commands = AppGroup("imports")
 
 # A member's rows are kept in one batch, up to this many batches' worth (then the batch is cut).
 MEMBER_ROWS_LIMIT = 50
@@ -77,7 +80,7 @@ INTEGER_FIELDS = {"amount"}  # CSV cells are text: these are read as integers
 JSON_FIELDS = {"metadata"}  # and these as JSON
 
 
-@loyalty_cli.group("import")
+@commands.group("import")
 def import_group():
     """Load another system's members and purchase history (CSV with a header, or JSON Lines)."""
 

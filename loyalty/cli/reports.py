@@ -3,14 +3,18 @@ import json
 from datetime import timedelta
 
 import click
+from flask.cli import AppGroup
 
 from loyalty import clock
 from loyalty.api.pagination import encode_cursor
-from loyalty.cli import loyalty_cli
 from loyalty.errors import LoyaltyError
 from loyalty.reports import at_risk, cohorts, points, repurchase, retention_feedback, satisfaction, service
 from loyalty.reports.period import Period
 from loyalty.reports.formatting import json_value, to_csv, to_table
+
+# Gathered into `flask loyalty ...` by cli/__init__.py.
+commands = AppGroup("reports")
+
 
 DEFAULT_PERIOD_DAYS = 365
 
@@ -90,7 +94,7 @@ def _period(from_day, to_day) -> Period:
     return Period.of_dates(from_day, to_day)
 
 
-@loyalty_cli.command("report")
+@commands.command("report")
 @click.argument("name", type=click.Choice(list(REPORTS)))
 @click.option("--from", "from_day", type=click.DateTime(["%Y-%m-%d"]),
               help="First day (UTC), inclusive. Default: a year before --to.")

@@ -5,16 +5,20 @@ from collections import Counter
 from datetime import timezone
 
 import click
+from flask.cli import AppGroup
 from flask import current_app
 
-from loyalty.cli import loyalty_cli
 from loyalty.cli.progress import on_terminal
 from loyalty.extensions import db
 from loyalty.payments import events, sync
 from loyalty.payments.stripe import StripeApiError
 
 
-@loyalty_cli.command("stripe-replay")
+# Gathered into `flask loyalty ...` by cli/__init__.py.
+commands = AppGroup("stripe")
+
+
+@commands.command("stripe-replay")
 @click.option("--status", required=True, type=click.Choice(["failed", "parked"]),
               help="Which events to apply again.")
 def stripe_replay(status):
@@ -32,7 +36,7 @@ def stripe_replay(status):
     click.echo(f"Replayed {sum(outcomes.values())} {status} event(s): {_summary(outcomes)}.")
 
 
-@loyalty_cli.command("stripe-sync")
+@commands.command("stripe-sync")
 @click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Fetch events Stripe created on or after this date (UTC), YYYY-MM-DD.")
 def stripe_sync(since):

@@ -3,12 +3,16 @@ import signal
 import threading
 
 import click
+from flask.cli import AppGroup
 
-from loyalty.cli import loyalty_cli
 from loyalty.outbound import deliverer
 
 
-@loyalty_cli.command("deliver-webhooks")
+# Gathered into `flask loyalty ...` by cli/__init__.py.
+commands = AppGroup("webhooks")
+
+
+@commands.command("deliver-webhooks")
 @click.option("--once", is_flag=True, help="Send everything due now, then exit.")
 def deliver_webhooks(once):
     """Send due webhook deliveries; without --once, keep going until SIGTERM or Ctrl-C.

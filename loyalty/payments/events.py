@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from loyalty import clock, purchases
+from loyalty import clock, purchases, signals
 from loyalty.actors import SYSTEM
 from loyalty.errors import LoyaltyError, NotFound, OrderExists
 from loyalty.extensions import add_unless_exists, db
@@ -161,7 +161,7 @@ def _apply_payment(payment: Payment | None, occurred_at: datetime) -> Outcome:
     held.purchase_id, held.updated_at = purchase.id, clock.now()
     buyers.learn(member, payment.buyer)
     # Refunds and disputes that came first were parked for this payment: apply them now.
-    parking.payment_arrived([payment.key, *payment.charge_ids])
+    _apply_all(parking.waiting_for_payment([payment.key, *payment.charge_ids]))
     if state.refunded_amount(held) or state.disputed_amount(held):
         _follow(held, reason="stripe", refunds=True, disputes=True)
     return Outcome("processed", {"action": "purchase_recorded", **_describe(purchase)}, payment_key=payment.key)
@@ -230,3 +230,24 @@ def _follow(held: StripePayment, *, reason: str, refunds: bool = False, disputes
         disputed_amount=state.disputed_amount(held) if disputes else None)
     return Outcome("processed", {"action": "purchase_updated", "points_moved": moved, **_describe(purchase)},
                    payment_key=held.payment_key)
+
+
+# -- parked events, applied when what they wait for arrives ---------------------------------------
+
+def _apply_all(parked: list[PaymentEvent]) -> None:
+    for row in parked:
+        apply(row)
+
+
+def _member_changed(member, **_) -> None:
+    _apply_all(parking.waiting_for_member(member))
+
+
+def _members_arrived(_sender, members: list, **_) -> None:
+    _apply_all(parking.waiting_for_members(members))
+
+
+def connect_signals() -> None:
+    """Apply parked events when members announce a change (loyalty/signals.py); create_app calls it."""
+    signals.member_changed.connect(_member_changed)
+    signals.members_arrived.connect(_members_arrived)

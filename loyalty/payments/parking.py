@@ -12,41 +12,41 @@ from loyalty.extensions import db
 from loyalty.models import PaymentEvent
 
 
-def member_changed(member) -> None:
-    """Apply, in this transaction, every parked event waiting for this member."""
+def waiting_for_member(member) -> list[PaymentEvent]:
+    """The parked events waiting for this member (by Stripe customer or email), oldest first."""
     waiting_for = []
     if member.stripe_customer_id:
         waiting_for.append(PaymentEvent.stripe_customer_id == member.stripe_customer_id)
     if member.email:
         waiting_for.append(PaymentEvent.email == normalise_email(member.email))
-    if waiting_for:
-        _apply_parked(or_(*waiting_for))
+    return _parked(or_(*waiting_for)) if waiting_for else []
 
 
-def members_arrived(members: list) -> None:
-    """member_changed for many new members at once (an import): one look for any parked event
+def waiting_for_members(members: list) -> list[PaymentEvent]:
+    """waiting_for_member for many new members at once (an import): one look for any parked event
     naming their emails or Stripe customers first, as there is rarely one."""
     emails = {normalise_email(member.email) for member in members if member.email}
     customers = {member.stripe_customer_id for member in members if member.stripe_customer_id}
     if not emails and not customers:
-        return
+        return []
     waiting = db.session.execute(
         select(PaymentEvent.email, PaymentEvent.stripe_customer_id)
         .where(PaymentEvent.status == "parked",
                or_(PaymentEvent.email.in_(emails), PaymentEvent.stripe_customer_id.in_(customers)))
     ).all()
     named = {email for email, _ in waiting} | {customer for _, customer in waiting}
-    for member in members:
-        if (member.email and normalise_email(member.email) in named) or member.stripe_customer_id in named:
-            member_changed(member)
+    return [row for member in members
+            if (member.email and normalise_email(member.email) in named) or member.stripe_customer_id in named
+            for row in waiting_for_member(member)]
 
 
-def payment_arrived(payment_keys: list[str]) -> None:
-    """Apply the refunds, disputes and other events of a payment that were waiting for it."""
+def waiting_for_payment(payment_keys: list[str]) -> list[PaymentEvent]:
+    """The refunds, disputes and other events of a payment that were waiting for it."""
     # On every payment, and there is rarely anything parked for it: one cheap look first.
     keys = {f"key_{n}": key for n, key in enumerate(payment_keys)}
     if db.session.execute(_first_parked_for(len(keys)), keys).first() is not None:
-        _apply_parked(PaymentEvent.payment_key.in_(payment_keys))
+        return _parked(PaymentEvent.payment_key.in_(payment_keys))
+    return []
 
 
 @functools.cache
@@ -56,10 +56,7 @@ def _first_parked_for(key_count: int):
             .where(PaymentEvent.status == "parked", PaymentEvent.payment_key.in_(keys)).limit(1))
 
 
-def _apply_parked(condition) -> None:
-    from loyalty.payments import events  # events imports this module, and members imports it too
-
+def _parked(condition) -> list[PaymentEvent]:
     query = (select(PaymentEvent).where(PaymentEvent.status == "parked", condition)
              .order_by(PaymentEvent.stripe_created_at, PaymentEvent.id))
-    for row in db.session.execute(query).scalars().all():
-        events.apply(row)
+    return list(db.session.execute(query).scalars().all())

@@ -5,11 +5,9 @@ vendored under loyalty/static/ (no CDN, no build step). The pages call the same 
 functions as the API, never the API over HTTP.
 """
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 
+from loyalty.extensions import csrf
 from loyalty.web.sessions import ConsoleSessions
-
-csrf = CSRFProtect()
 
 
 def init_web(app: Flask) -> None:

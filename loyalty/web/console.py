@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from loyalty import auth, errors, members, redemptions, settings, staff, till
-from loyalty.extensions import db, login_attempts
-from loyalty.web import access, csrf
+from loyalty.extensions import csrf, db, login_attempts
+from loyalty.web import access
 from loyalty.web import errors as page_errors
 from loyalty.web.access import signed_in
 from loyalty.web.forms import (CaseForm, FeedbackForm, NoteForm, PurchaseForm, RedeemForm, SignInForm, SignOutForm,
