@@ -8,7 +8,7 @@ from loyalty import errors, members
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import Timestamp
 from loyalty.api.members import MemberSchema
-from loyalty.api.pagination import PageArgsSchema, decode_cursor, encode_cursor
+from loyalty.api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from loyalty.api.rewards import RewardSchema
 from loyalty.api.security import STAFF, STOREFRONT, current_actor, requires
 from loyalty.api.service import AuthorSchema, CaseSchema, FeedbackSchema, NoteSchema
@@ -47,9 +47,7 @@ class TimelineItemSchema(ma.Schema):
     actor = ma.fields.Nested(AuthorSchema, allow_none=True, required=True)
 
 
-class TimelinePageSchema(ma.Schema):
-    data = ma.fields.List(ma.fields.Nested(TimelineItemSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+TimelinePageSchema = page_schema(TimelineItemSchema, "TimelinePageSchema")
 
 
 class TimelineArgsSchema(PageArgsSchema):

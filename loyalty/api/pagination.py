@@ -17,9 +17,10 @@ class PageArgsSchema(ma.Schema):
 
 
 @functools.cache
-def page_schema(item_schema) -> type[ma.Schema]:
-    """A {data, next_cursor} schema wrapping `item_schema`."""
-    name = f"{item_schema.__name__.removesuffix('Schema')}PageSchema"
+def page_schema(item_schema, name: str | None = None) -> type[ma.Schema]:
+    """A {data, next_cursor} schema wrapping `item_schema`: the one builder of every page and
+    report-rows schema (`name` keeps the OpenAPI component name a few of them have always had)."""
+    name = name or f"{item_schema.__name__.removesuffix('Schema')}PageSchema"
     return type(name, (ma.Schema,), {
         "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
         "next_cursor": ma.fields.String(allow_none=True, required=True),

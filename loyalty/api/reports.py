@@ -6,7 +6,7 @@ from flask.views import MethodView
 from loyalty import errors
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import WindowDays
-from loyalty.api.pagination import decode_cursor, encode_cursor
+from loyalty.api.pagination import decode_cursor, encode_cursor, page_schema
 from loyalty.api.security import requires
 from loyalty.reports import at_risk, cohorts, points, repurchase, retention_feedback, satisfaction, service
 from loyalty.reports.period import Period
@@ -131,10 +131,7 @@ also_csv = blp.alt_response(200, schema={"type": "string"}, content_type="text/c
 
 
 def rows_schema(row_schema) -> type[ma.Schema]:
-    return type(f"{row_schema.__name__.removesuffix('Schema')}ListSchema", (ma.Schema,), {
-        "data": ma.fields.List(ma.fields.Nested(row_schema), required=True),
-        "next_cursor": ma.fields.String(allow_none=True, required=True),
-    })
+    return page_schema(row_schema, f"{row_schema.__name__.removesuffix('Schema')}ListSchema")
 
 
 def period_of(args: dict) -> Period:

@@ -6,6 +6,7 @@ from loyalty import errors, tier_settings, tiers
 from loyalty.api.common import AUTH_ERRORS, Blueprint, documents_errors
 from loyalty.api.fields import DecimalString, StrictInteger
 from loyalty.api.security import EVERYONE, requires
+from loyalty.api.pagination import page_schema
 from loyalty.api.transaction import commits
 
 blp = Blueprint("tiers", __name__, url_prefix="/v1/tiers", description="Tiers")
@@ -29,9 +30,7 @@ class TierSchema(TierPatchSchema):
     min_qualifying_points = StrictInteger(required=True, validate=ma.validate.Range(0, 10**12))
 
 
-class TierListSchema(ma.Schema):
-    data = ma.fields.List(ma.fields.Nested(TierSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+TierListSchema = page_schema(TierSchema, "TierListSchema")
 
 
 class DeletedSchema(ma.Schema):
