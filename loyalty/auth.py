@@ -4,7 +4,8 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, event, or_, select, update
+from sqlalchemy.orm import Session
 
 from loyalty import clock, settings
 from loyalty.actors import Actor
@@ -71,6 +72,9 @@ def issue_token(kind: str, lifetime: timedelta, *, staff_id=None, member_id=None
 # sha256 of a credential -> (until when it may be taken without asking the database, its actor).
 _checked: dict[str, tuple[datetime, Actor]] = {}
 CHECKED_KEPT_AT_MOST = 10_000
+# Counts the commits that changed credentials here: a look-up that began before one keeps nothing.
+_forgotten = 0
+CREDENTIALS_CHANGED = "credentials_changed"
 
 
 def authenticate(credential: str, cache_seconds: float = 0) -> Actor:
@@ -86,8 +90,9 @@ def authenticate(credential: str, cache_seconds: float = 0) -> Actor:
         kept = _checked.get(digest)
         if kept is not None and now < kept[0]:
             return kept[1]
+    began_after = _forgotten
     actor, expires_at = _look_up(credential)
-    if cache_seconds > 0:
+    if cache_seconds > 0 and began_after == _forgotten:
         if len(_checked) >= CHECKED_KEPT_AT_MOST:
             _checked.clear()
         until = now + timedelta(seconds=cache_seconds)
@@ -96,9 +101,23 @@ def authenticate(credential: str, cache_seconds: float = 0) -> Actor:
 
 
 def forget_checked() -> None:
-    """A credential was revoked or changed here: this process looks every credential up again
-    (other processes take at most `cache_seconds` to see it)."""
-    _checked.clear()
+    """A credential is revoked or changed in this transaction: once it commits, this process looks
+    every credential up again (other processes take at most `cache_seconds` to see it). Not
+    before the commit: a look-up in between would still find the credential valid and keep it."""
+    db.session().info[CREDENTIALS_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session):
+    global _forgotten
+    if session.info.pop(CREDENTIALS_CHANGED, False):
+        _forgotten += 1
+        _checked.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_changed(session):
+    session.info.pop(CREDENTIALS_CHANGED, None)
 
 
 def _look_up(credential: str) -> tuple[Actor, datetime | None]:

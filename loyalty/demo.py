@@ -45,13 +45,11 @@ def load(members: int = 300, seed: int = 7, progress: Progress = silent) -> list
         count = simulate_purchases(rng, people, end, progress, desk)
         redeem_some(rng, people, end, progress)
         desk.play(create_staff(), progress)
-        db.session.commit()
         for _ in jobs.run_all():  # evaluations due by today (downgrades of lapsed members)
             pass
         summary = (f"Loaded {len(people)} members, {count} purchases, {desk.answers} survey answers "
                    f"and {desk.cases} service cases over the past year.")
     lines = demo_keys() + web_access()
-    db.session.commit()
     return [*lines, "", summary]
 
 

@@ -163,6 +163,16 @@ CAMPAIGN_COLUMNS = select(*Campaign.__table__.c).order_by(Campaign.starts_at, Ca
 
 
 def _load() -> Settings:
+    """The settings as they are now. Under READ COMMITTED each SELECT sees its own moment, so a
+    change committed between them would mix two revisions: the revision is read again after them,
+    and the load starts over if it moved."""
+    while True:
+        snapshot = _read_settings()
+        if _revision_now() == snapshot.revision:
+            return snapshot
+
+
+def _read_settings() -> Settings:
     program = db.session.execute(PROGRAM_COLUMNS).mappings().first()
     if program is None:  # a fresh database: whichever transaction reads first writes the defaults
         insert_unless_exists(Program, {"id": 1}, ["id"])

@@ -4,6 +4,7 @@ Failed logins are counted per email in the database, so every gunicorn worker se
 count: after LOCK_AFTER failures within LOCK_MINUTES that email is refused (429) for LOCK_MINUTES,
 whether or not it belongs to anyone, so the answer reveals nothing.
 """
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -73,8 +74,19 @@ def locked_until(email: str, now: datetime) -> datetime | None:
     return None
 
 
-def log_in(email: str, password: str, lifetime: timedelta) -> tuple[AuthToken, str]:
-    """A staff session token; InvalidCredentials (the failure recorded) or RateLimited."""
+@dataclass(frozen=True)
+class Login:
+    """What a login attempt gave: a token and its plain text, or the refusal to answer with.
+    Either way the caller commits first: a failed attempt counts towards the lockout."""
+
+    token: AuthToken | None = None
+    plain: str | None = None
+    refusal: InvalidCredentials | None = None
+
+
+def log_in(email: str, password: str, lifetime: timedelta) -> Login:
+    """A staff session token, or the refusal with the failure recorded; RateLimited while locked
+    (nothing recorded)."""
     email = normalise_email(email)
     serialize_on(f"login:{email}")  # parallel guesses are counted one after another
     now = clock.now()
@@ -85,9 +97,10 @@ def log_in(email: str, password: str, lifetime: timedelta) -> tuple[AuthToken, s
     password_hash = staff.password_hash if staff is not None else _DUMMY_HASH
     if not check_password_hash(password_hash, password) or staff is None or not staff.active:
         db.session.add(LoginFailure(email=email, failed_at=now))
-        raise InvalidCredentials()
+        return Login(refusal=InvalidCredentials())
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
-    return auth.issue_token("staff", lifetime, staff_id=staff.id)
+    token, plain = auth.issue_token("staff", lifetime, staff_id=staff.id)
+    return Login(token=token, plain=plain)
 
 
 def prune_login_failures(now: datetime) -> int:

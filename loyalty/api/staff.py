@@ -89,13 +89,11 @@ class StaffSessions(MethodView):
     def post(self, data):
         """Log in with email and password: a staff token valid for at most 12 hours."""
         lifetime = timedelta(hours=current_app.config["STAFF_TOKEN_HOURS"])
-        try:
-            token, plain = staff.log_in(data["email"], data["password"], lifetime)
-        except errors.InvalidCredentials:
-            db.session.commit()  # the failure must count even though the request fails
-            raise
-        db.session.commit()
-        return {"token": plain, "expires_at": token.expires_at}
+        login = staff.log_in(data["email"], data["password"], lifetime)
+        db.session.commit()  # a failure too: it counts towards the lockout
+        if login.refusal is not None:
+            raise login.refusal
+        return {"token": login.plain, "expires_at": login.token.expires_at}
 
 
 @blp.route("/sessions/current")

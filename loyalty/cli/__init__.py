@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from loyalty import jobs, ledger
+from loyalty.extensions import db
 from loyalty.cli import credentials, imports, reports, stripe, webhooks
 from loyalty.cli.progress import on_terminal
 
@@ -37,7 +38,7 @@ def run_jobs():
     started = time.monotonic()
     done = []
     with on_terminal("Running timed jobs", len(jobs.JOBS)) as advance:
-        for name, summary in jobs.run_all():
+        for name, summary in jobs.run_all(batch_done=db.session.commit):
             done.append(f"{name}: {summary}")
             advance(1)
     click.echo(f"Ran {len(done)} jobs in {time.monotonic() - started:.1f} s: {'; '.join(done)}.")
@@ -49,7 +50,9 @@ def run_jobs():
 def demo(members, seed):
     """Load a believable demo program: settings, members and a year of purchases."""
     from loyalty import demo as demo_data
-    for line in demo_data.load(members=members, seed=seed, progress=on_terminal):
+    lines = demo_data.load(members=members, seed=seed, progress=on_terminal)
+    db.session.commit()
+    for line in lines:
         click.echo(line)
 
 

@@ -72,15 +72,14 @@ def login():
         return render_template("login.html", form=form, next_page=next_page), status
     lifetime = timedelta(hours=current_app.config["STAFF_TOKEN_HOURS"])
     try:
-        _, token = staff.log_in(form.email.data, form.password.data, lifetime)
-    except errors.InvalidCredentials as error:
-        db.session.commit()  # the failure counts towards the lockout
-        return render_template("login.html", form=form, next_page=next_page, error=error.message), 401
+        login = staff.log_in(form.email.data, form.password.data, lifetime)
     except errors.RateLimited as error:
         db.session.rollback()
         return render_template("login.html", form=form, next_page=next_page, error=error.message), 429
-    db.session.commit()
-    access.start(token)
+    db.session.commit()  # a failure too: it counts towards the lockout
+    if login.refusal is not None:
+        return render_template("login.html", form=form, next_page=next_page, error=login.refusal.message), 401
+    access.start(login.plain)
     return redirect(next_page, 303)
 
 
