@@ -24,8 +24,9 @@ class CampaignPatchSchema(ma.Schema):
     holdout_percent = StrictInteger(validate=ma.validate.Range(0, 50))
 
 
-class CampaignSchema(CampaignPatchSchema):
-    id = ma.fields.String(dump_only=True)
+class CampaignInSchema(CampaignPatchSchema):
+    """A new campaign: name, multiplier and both moments required."""
+
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     multiplier = DecimalString(required=True, validate=ma.validate.Range(1, 100, min_inclusive=False))
     tiers = ma.fields.List(ma.fields.String(), attribute="tier_keys", load_default=list,
@@ -33,7 +34,20 @@ class CampaignSchema(CampaignPatchSchema):
     starts_at = Timestamp(required=True)
     ends_at = Timestamp(required=True)
     holdout_percent = StrictInteger(load_default=0, validate=ma.validate.Range(0, 50))
-    created_at = Timestamp(dump_only=True)
+
+
+class CampaignSchema(ma.Schema):
+    """A campaign as the API shows it."""
+
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    multiplier = DecimalString(required=True, metadata={"example": "2"})
+    tiers = ma.fields.List(ma.fields.String(), attribute="tier_keys", required=True,
+                           metadata={"description": "Tier keys; empty = every tier"})
+    starts_at = Timestamp(required=True)
+    ends_at = Timestamp(required=True)
+    holdout_percent = StrictInteger(required=True)
+    created_at = Timestamp(required=True)
 
 
 class GroupSchema(ma.Schema):
@@ -67,7 +81,7 @@ class Campaigns(MethodView):
     @requires()
     @commits
     @documents_errors(blp, *AUTH_ERRORS, errors.ValidationFailed)
-    @blp.arguments(CampaignSchema)
+    @blp.arguments(CampaignInSchema)
     @blp.response(201, CampaignSchema)
     def post(self, data):
         """Start a campaign: a bonus multiplier for a time, optionally for some tiers, with a holdout."""

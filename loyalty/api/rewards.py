@@ -66,18 +66,32 @@ class RewardPatchSchema(ma.Schema):
         return data
 
 
-class RewardSchema(RewardPatchSchema):
-    id = ma.fields.String(dump_only=True)
+class RewardInSchema(RewardPatchSchema):
+    """A new reward: name, cost, kind and value required."""
+
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     cost_points = StrictInteger(required=True, validate=ma.validate.Range(1, 10**12))
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(list(KIND_VALUES)), metadata=KIND_DOC)
     value = ma.fields.Nested(RewardValueSchema, required=True, metadata=VALUE_DOC)
+
+
+class RewardSchema(ma.Schema):
+    """A reward as the API shows it (with ?member_id=, whether that member may redeem it)."""
+
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    description = ma.fields.String(allow_none=True)
+    cost_points = StrictInteger(required=True)
+    kind = ma.fields.String(required=True, metadata=KIND_DOC)
+    value = ma.fields.Nested(RewardValueSchema, required=True, metadata=VALUE_DOC)
     min_tier = ma.fields.Function(lambda reward: reward.min_tier.key if reward.min_tier else None,
-                                  deserialize=lambda key: key, allow_none=True,
-                                  metadata={"type": "string", "description": "A tier key, or null"})
-    eligible = ma.fields.Boolean(dump_only=True, metadata={"description": "With ?member_id= only"})
-    reason = ma.fields.String(dump_only=True, allow_none=True,
-                              metadata={"description": "With ?member_id=: the refusal code, or null"})
+                                  allow_none=True, metadata={"type": "string", "description": "A tier key, or null"})
+    stock = StrictInteger(allow_none=True, metadata={"description": "What is left; null = unlimited"})
+    per_member_limit = StrictInteger(allow_none=True)
+    voucher_valid_days = StrictInteger()
+    active = StrictBoolean()
+    eligible = ma.fields.Boolean(metadata={"description": "With ?member_id= only"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "With ?member_id=: the refusal code, or null"})
 
 
 class RewardQuerySchema(PageArgsSchema):
@@ -101,7 +115,7 @@ class Rewards(MethodView):
     @requires()
     @commits
     @documents_errors(blp, *AUTH_ERRORS, errors.NotFound, errors.ValidationFailed)
-    @blp.arguments(RewardSchema)
+    @blp.arguments(RewardInSchema)
     @blp.response(201, RewardSchema)
     def post(self, data):
         """Add a reward (admin)."""

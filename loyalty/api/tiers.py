@@ -23,11 +23,23 @@ class TierPatchSchema(ma.Schema):
                               validate=ma.validate.Length(max=50))
 
 
-class TierSchema(TierPatchSchema):
-    id = ma.fields.String(dump_only=True)
+class TierInSchema(TierPatchSchema):
+    """A new tier: what a change may hold, key, name and threshold required."""
+
     key = ma.fields.String(required=True, validate=KEY, metadata={"description": "The tier's name in the API and reports, e.g. `gold`; unique"})
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     min_qualifying_points = StrictInteger(required=True, validate=ma.validate.Range(0, 10**12))
+
+
+class TierSchema(ma.Schema):
+    """A tier as the API shows it."""
+
+    id = ma.fields.String(required=True)
+    key = ma.fields.String(required=True, metadata={"description": "The tier's name in the API and reports, e.g. `gold`; unique"})
+    name = ma.fields.String(required=True)
+    min_qualifying_points = StrictInteger(required=True)
+    multiplier = DecimalString(required=True, metadata={"example": "1.5"})
+    benefits = ma.fields.List(ma.fields.String(), required=True)
 
 
 TierListSchema = page_schema(TierSchema, "TierListSchema")
@@ -53,7 +65,7 @@ class Tiers(MethodView):
     @requires()
     @commits
     @documents_errors(blp, *AUTH_ERRORS, *TIER_CONFLICTS)
-    @blp.arguments(TierSchema)
+    @blp.arguments(TierInSchema)
     @blp.response(201, TierSchema)
     def post(self, data):
         """Add a tier (admin). Members move into it on the next run-jobs or purchase."""
