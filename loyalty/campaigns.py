@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, literal, select
 
 from loyalty import settings, tiers
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.extensions import db
-from loyalty.models import Campaign, Member, Purchase, Tier, TierChange
+from loyalty.models import Campaign, Member, Purchase, Tier
+from loyalty.models.types import UTCDateTime
+from loyalty.reports.by_tier import with_tier_held
 from loyalty.reports.period import RATE_PLACES, check_window_days, rounded
 from loyalty.reports.sql import qualifying
 
@@ -86,21 +88,14 @@ def multiplier_for(member: Member, moment: datetime) -> Decimal:
 def _members_in_scope(campaign: Campaign) -> list[str]:
     """Members enrolled before the campaign ended and, for a tiered campaign, holding one of its
     tiers at its start (read from tier history, the entry tier when there is no row)."""
-    query = select(Member.id).where(Member.enrolled_at < campaign.ends_at)
+    enrolled = Member.enrolled_at < campaign.ends_at
     if not campaign.tier_keys:
-        return list(db.session.execute(query).scalars())
-    latest = (
-        select(TierChange.tier_id)
-        .where(TierChange.member_id == Member.id, TierChange.reason != "enrolled",
-               TierChange.effective_at <= campaign.starts_at)
-        .order_by(TierChange.effective_at.desc(), TierChange.id.desc()).limit(1)
-        .correlate(Member).scalar_subquery()
-    )
-    entry = tiers.entry_tier()
-    entry_id = entry.id if entry else None
+        return list(db.session.execute(select(Member.id).where(enrolled)).scalars())
+    at_start = (select(Member.id.label("member_id"), literal(campaign.starts_at, UTCDateTime).label("at"))
+                .where(enrolled).subquery("at_start"))
+    held = with_tier_held(at_start, "member_id", "at").subquery("held")
     tier_ids = select(Tier.id).where(Tier.key.in_(campaign.tier_keys))
-    held = func.coalesce(latest, entry_id) if entry_id else latest
-    return list(db.session.execute(query.where(held.in_(tier_ids))).scalars())
+    return list(db.session.execute(select(held.c.member_id).where(held.c.tier_id.in_(tier_ids))).scalars())
 
 
 def _buyers(campaign: Campaign, window_days: int) -> set[str]:

@@ -115,3 +115,22 @@ def test_results_compare_treated_and_holdout(client, admin, enroll, campaign):
     assert body["difference"] == str(difference.quantize(Decimal("0.0001")))
     assert body["ci95"] == [str((difference - spread).quantize(Decimal("0.0001"))),
                             str((difference + spread).quantize(Decimal("0.0001")))]
+
+
+def test_tier_scoped_results_count_whom_the_member_endpoint_puts_in_scope(client, admin, enroll, campaign):
+    """Results count the members holding one of the campaign's tiers at its start: the same rule,
+    in SQL, as a member's group (tier history; gold reached after the start does not count)."""
+    client.post("/v1/tiers", headers=admin, json={"key": "gold", "name": "Gold", "min_qualifying_points": 100})
+    made = campaign(tiers=["gold"], holdout_percent=50)
+    with clock.frozen(START - timedelta(days=10)):
+        members = [enroll() for _ in range(12)]
+    for number, member in enumerate(members[:8]):
+        buy(client, admin, member, 100, START - timedelta(days=5), f"before{number}")
+    for number, member in enumerate(members[8:10]):
+        buy(client, admin, member, 100, START + timedelta(days=2), f"after{number}")
+    with clock.frozen(END + timedelta(days=40)):
+        body = client.get(f"/v1/campaigns/{made['id']}/results?window_days=10", headers=admin).get_json()
+    groups = [client.get(f"/v1/campaigns/{made['id']}/members/{member['id']}", headers=admin).get_json()["group"]
+              for member in members]
+    assert sum(group is not None for group in groups) == 8
+    assert (body["treated"]["members"], body["holdout"]["members"]) == (groups.count("treated"), groups.count("holdout"))
