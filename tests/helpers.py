@@ -3,6 +3,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from sqlalchemy import event
 
@@ -86,3 +87,18 @@ def allowed_roles(app, path, method):
             handler = getattr(getattr(view, "view_class", None), method, view)
             return set(getattr(handler, "_roles", None) or ()) or None
     return None
+
+
+# -- the reports' reference computations: the contract's rounding in plain Python -----------------
+
+def rounded(numerator, denominator, places: int) -> str:
+    """numerator / denominator to `places` decimals, halves away from zero, as a string."""
+    with localcontext() as context:
+        context.prec = 60
+        value = Decimal(numerator) / Decimal(denominator)
+        return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def ratio(part: int, whole: int):
+    """A rate as the reports give it: 4 decimals, or None when the whole is 0."""
+    return rounded(part, whole, 4) if whole else None

@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, select, update
@@ -23,7 +23,7 @@ from loyalty.extensions import db
 from loyalty.models import LedgerEntry, Member, Program, Purchase, Tier, TierChange
 from tests import factories
 from tests.factories import ADMIN
-from tests.helpers import stamp
+from tests.helpers import ratio, rounded, stamp
 
 T0 = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -67,17 +67,6 @@ def all_at_risk(client, admin, now: datetime, limit: int = 100) -> list[dict]:
 
 
 # -- the reference: the contract's definitions in plain Python ----------------------------------
-
-def rounded(numerator, denominator, places: int) -> str:
-    with localcontext() as context:
-        context.prec = 60
-        value = Decimal(numerator) / Decimal(denominator)
-        return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-def ratio(part: int, whole: int):
-    return rounded(part, whole, 4) if whole else None
-
 
 def in_days(duration) -> str:
     """A timedelta (or Decimal microseconds) as days with 2 places."""

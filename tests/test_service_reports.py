@@ -13,7 +13,7 @@ import random
 import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from loyalty.models import Case, Feedback, Program, Purchase, Tier, TierChange
 from loyalty.service import cases, feedback
 from tests import factories
 from tests.factories import ADMIN
+from tests.helpers import ratio, rounded
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
 CUSTOMER = Actor("customer", "someone", role="customer")
@@ -78,17 +79,6 @@ def reopen(case_id: str, at: datetime) -> None:
 
 
 # -- the reference: the contract's Rules in plain Python ----------------------------------------
-
-def rounded(numerator, denominator, places: int) -> str:
-    with localcontext() as context:
-        context.prec = 60
-        value = Decimal(numerator) / Decimal(denominator)
-        return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-def ratio(part: int, whole: int):
-    return rounded(part, whole, 4) if whole else None
-
 
 def median_in(durations: list[timedelta], unit: timedelta):
     if not durations:
