@@ -1,11 +1,9 @@
-"""The earning rule (API.md, Rules: Earning), as pure functions of exact decimals."""
-from decimal import ROUND_FLOOR, Decimal, localcontext
+"""The earning rule (API.md, Rules: Earning), as pure functions of exact numbers."""
+import functools
+from decimal import Decimal
+from fractions import Fraction
 
 from loyalty.currency import exponent
-
-
-def _floor(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def qualifying_points(amount: int, currency: str, rate: Decimal) -> int:
@@ -16,7 +14,15 @@ def qualifying_points(amount: int, currency: str, rate: Decimal) -> int:
 def earned_points(amount: int, currency: str, rate: Decimal, tier_multiplier: Decimal,
                   campaign_multiplier: Decimal) -> int:
     """floor(amount × r × m × c / 10^e), computed without rounding until the floor."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        scaled = Decimal(amount) * rate * tier_multiplier * campaign_multiplier
-        return _floor(scaled.scaleb(-exponent(currency)))
+    numerator, denominator = points_ratio(currency, rate, tier_multiplier, campaign_multiplier)
+    return amount * numerator // denominator  # integers: exact, and // is the floor
+
+
+@functools.lru_cache(maxsize=4096)
+def points_ratio(currency: str, rate: Decimal, tier_multiplier: Decimal,
+                 campaign_multiplier: Decimal) -> tuple[int, int]:
+    """r × m × c / 10^e as an exact fraction (numerator, positive denominator): the points of an
+    amount are `amount × numerator // denominator`. A program has few such products, so each is
+    worked out once (an import prices millions of purchases with a handful of them)."""
+    ratio = Fraction(rate) * Fraction(tier_multiplier) * Fraction(campaign_multiplier) / 10 ** exponent(currency)
+    return ratio.numerator, ratio.denominator

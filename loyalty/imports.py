@@ -256,12 +256,12 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
     if not by_member:
         return 0
     window = timedelta(days=settings.current().program.tier_window_days)
-    ladder = tiers.ladder()
+    ladder, pricing = tiers.ladder(), purchases.Pricing()
     new_purchases, entries, history, pending, changed = [], [], [], defaultdict(int), {}
     for member_id, rows in by_member.items():
         owner = owners[member_id]
         held = SimpleNamespace(id=owner.id, tier_id=owner.tier_id, tier=None, tier_reached_at=None)
-        replayed = _replay(held, rows, window, ladder)
+        replayed = _replay(held, rows, window, ladder, pricing)
         for values in replayed:
             # As purchases._credit: points held pending stay off the ledger until they vest.
             if values["pending_points"]:
@@ -288,24 +288,27 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
     return len(new_purchases)
 
 
-def _replay(held: SimpleNamespace, rows: list[_Row], window: timedelta, ladder: list) -> list[dict]:
+def _replay(held: SimpleNamespace, rows: list[_Row], window: timedelta, ladder: list,
+            pricing: purchases.Pricing) -> list[dict]:
     """The columns of a member's new purchases, priced in `occurred_at` order with the tier held at
-    each moment; `held` follows the member's tier and collects its upgrades (history rows)."""
+    each moment; `held` follows the member's tier and collects its upgrades (history rows). The
+    member is untouched (_split_by_history): the entry tier until the first upgrade found here."""
     held.upgrades = []
+    held.tier = tiers.entry_tier()
     in_window: deque = deque()
     window_points = 0
     priced = []
     for row in sorted(rows, key=lambda row: row.occurred_at):
         fields, moment = row.fields, row.occurred_at
-        values = purchases.priced(held, order_id=fields["order_id"], amount=fields["amount"],
-                                  currency=fields["currency"], occurred_at=moment, source=fields["source"],
-                                  fingerprint=row.fingerprint)
+        values = pricing.priced(held, held.tier, order_id=fields["order_id"], amount=fields["amount"],
+                                currency=fields["currency"], occurred_at=moment, source=fields["source"],
+                                fingerprint=row.fingerprint)
         priced.append(values)
         in_window.append((moment, values["qualifying_points"]))
         window_points += values["qualifying_points"]
         while in_window[0][0] <= moment - window:  # the window is (moment - tier_window_days, moment]
             window_points -= in_window.popleft()[1]
-        before = tiers.tier_at(held, moment) if ladder else None
+        before = held.tier
         target = tiers.upgrade_for(before, window_points, ladder) if ladder else None
         if target is not None:
             held.upgrades.append({"member_id": held.id, "tier_id": target.id, "effective_at": moment,

@@ -1,6 +1,7 @@
 """Purchases and refunds: the points a purchase earns, and what a refund takes back."""
 import hashlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, update
 
@@ -76,19 +77,46 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
 def priced(member: Member, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
     """The columns of a new purchase, its points worked out (Rules: Earning)."""
     program = settings.current().program
-    rate = earn_rate(program, currency)
-    tier_multiplier = tiers.multiplier_at(member, occurred_at)
-    campaign_multiplier = campaigns.multiplier_for(member, occurred_at)
+    return _columns(program, clock.now(), member.id, order_id=order_id, amount=amount, currency=currency,
+                    occurred_at=occurred_at, source=source, fingerprint=fingerprint,
+                    rate=earn_rate(program, currency), tier_multiplier=tiers.multiplier_at(member, occurred_at),
+                    campaign_multiplier=campaigns.multiplier_for(member, occurred_at))
+
+
+def _columns(program, now: datetime, member_id: str, *, order_id, amount, currency, occurred_at, source,
+             fingerprint, rate, tier_multiplier, campaign_multiplier) -> dict:
     points = earning.earned_points(amount, currency, rate, tier_multiplier, campaign_multiplier)
     vests_at = occurred_at + timedelta(days=program.pending_days) if program.pending_days else None
     return dict(
-        id=new_id("pur"), member_id=member.id, order_id=order_id, source=source, amount=amount,
-        currency=currency, occurred_at=occurred_at, created_at=clock.now(), fingerprint=fingerprint,
+        id=new_id("pur"), member_id=member_id, order_id=order_id, source=source, amount=amount,
+        currency=currency, occurred_at=occurred_at, created_at=now, fingerprint=fingerprint,
         refunded_amount=0, disputed_amount=0, earn_rate=rate, tier_multiplier=tier_multiplier,
         campaign_multiplier=campaign_multiplier, points_earned=points,
         qualifying_points=earning.qualifying_points(amount, currency, rate),
-        vests_at=vests_at, pending_points=points if _vests_later(vests_at) else 0,
+        vests_at=vests_at, pending_points=points if vests_at is not None and vests_at > now else 0,
     )
+
+
+class Pricing:
+    """priced() for the many purchases of one transaction (an import), the settings read once:
+    the caller knows the tier each purchase's member held at its moment (the ladder's, or None)."""
+
+    def __init__(self):
+        snapshot = settings.current()
+        self.program, self.now, self.rates = snapshot.program, clock.now(), {}
+        self.any_campaign = bool(snapshot.campaigns)
+
+    def priced(self, member, tier, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
+        rate = self.rates.get(currency)
+        if rate is None:
+            rate = self.rates[currency] = earn_rate(self.program, currency)
+        campaign_multiplier = campaigns.multiplier_for(member, occurred_at) if self.any_campaign else ONE
+        return _columns(self.program, self.now, member.id, order_id=order_id, amount=amount, currency=currency,
+                        occurred_at=occurred_at, source=source, fingerprint=fingerprint, rate=rate,
+                        tier_multiplier=tiers.multiplier_of(tier), campaign_multiplier=campaign_multiplier)
+
+
+ONE = Decimal(1)
 
 
 def _same_order(existing: Purchase, fingerprint: str) -> Purchase:

@@ -108,9 +108,12 @@ def tier_at(member: Member, moment: datetime) -> Tier | None:
 def multiplier_at(member: Member, moment: datetime) -> Decimal:
     """The multiplier of the tier held at `moment`; 1 without one, or if it has been deleted."""
     if member.tier_reached_at is not None and moment < member.tier_reached_at:
-        tier = tier_at(member, moment)  # from the history
-        return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
-    tier = current(member)
+        return multiplier_of(tier_at(member, moment))  # from the history
+    return multiplier_of(current(member))
+
+
+def multiplier_of(tier: Tier | None) -> Decimal:
+    """A held tier's multiplier; 1 without one, or if it has been deleted."""
     return tier.multiplier if tier is not None and tier.deleted_at is None else Decimal(1)
 
 

@@ -6,6 +6,7 @@ batch committed (rolled back with --dry-run) before the next is read, so memory 
 whatever the file's size. A bad row is reported on standard error with its line number and
 reason; the others load. The last line on standard output is the summary.
 """
+import contextvars
 import csv
 import itertools
 import json
@@ -13,11 +14,16 @@ import os
 import re
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 import marshmallow as ma
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from loyalty import bulk, imports
 from loyalty.api.fields import EARLIEST, LATEST, Timestamp
@@ -88,24 +94,27 @@ def import_group():
 def _import_options(command):
     command = click.argument("file", type=click.File("r", encoding="utf-8-sig"))(command)
     command = click.option("--dry-run", is_flag=True, help="Check every row and write nothing.")(command)
+    command = click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 8),
+                           help="Batches written at once, each in its own transaction (PostgreSQL; "
+                                "SQLite writes one at a time).")(command)
     return click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
                         help="Rows written (and committed) together.")(command)
 
 
 @import_group.command("members")
 @_import_options
-def import_members(file, dry_run, batch_size):
+def import_members(file, dry_run, batch_size, workers):
     """Enrol members (external_id, email, name, phone, birthday, stripe_customer_id, metadata,
     enrolled_at); members already enrolled (by external_id) are left as they are."""
-    _run("members", file, dry_run, batch_size)
+    _run("members", file, dry_run, batch_size, workers)
 
 
 @import_group.command("purchases")
 @_import_options
-def import_purchases(file, dry_run, batch_size):
+def import_purchases(file, dry_run, batch_size, workers):
     """Record purchases (external_id or member_id, order_id, amount, currency, occurred_at,
     source api|pos) with their points and tier upgrades; orders already recorded are skipped."""
-    _run("purchases", file, dry_run, batch_size)
+    _run("purchases", file, dry_run, batch_size, workers)
 
 
 class Counts:
@@ -117,28 +126,32 @@ class Counts:
         click.echo(f"line {line}: {reason}", err=True)
 
 
-def _run(kind: str, file, dry_run: bool, batch_size: int) -> None:
+def _run(kind: str, file, dry_run: bool, batch_size: int, workers: int = 1) -> None:
     schema, write, member_of, quick = KINDS[kind]
     counts, started = Counts(), time.monotonic()
     lines = _CountingLines(file)
     rows = _checked(_records(lines, schema), schema, quick, counts)
     analyzed_at = STATISTICS_FIRST
-    with click.progressbar(length=_size(file) or 1, label=f"Importing {kind}", file=sys.stderr) as bar:
+
+    def note(outcome: imports.Outcome) -> None:
+        nonlocal analyzed_at
+        if not dry_run and counts.added + outcome.added >= analyzed_at:  # each time the rows added double
+            bulk.refresh_statistics(imports.TABLES_WRITTEN)
+            db.session.commit()
+            analyzed_at *= 2
+        counts.added += outcome.added
+        counts.already += outcome.already
+        for line, reason in sorted(outcome.refused):
+            counts.note_refused(line, reason)
+
+    with click.progressbar(length=_size(file) or 1, label=f"Importing {kind}", file=sys.stderr) as bar, \
+            _BatchWriter(write, dry_run, workers) as writer:
         for batch in _batches(rows, batch_size, member_of):
-            outcome = write(batch)
-            if dry_run:
-                db.session.rollback()
-            else:
-                db.session.commit()
-                if counts.added + outcome.added >= analyzed_at:  # each time the rows added double
-                    bulk.refresh_statistics(imports.TABLES_WRITTEN)
-                    db.session.commit()
-                    analyzed_at *= 2
-            counts.added += outcome.added
-            counts.already += outcome.already
-            for line, reason in sorted(outcome.refused):
-                counts.note_refused(line, reason)
+            for outcome in writer.write(batch):
+                note(outcome)
             bar.update(lines.consumed - bar.pos)
+        for outcome in writer.finish():
+            note(outcome)
         bar.update(max(bar.length - bar.pos, 0))
     seconds = time.monotonic() - started
     verb = "would be added (dry run: nothing written)" if dry_run else "added"
@@ -146,6 +159,82 @@ def _run(kind: str, file, dry_run: bool, batch_size: int) -> None:
                f"{counts.refused} refused; {seconds:.1f} s ({counts.read / max(seconds, 1e-9):.0f} rows/s)")
     if counts.refused:
         sys.exit(1)
+
+
+# PostgreSQL's answers to two transactions waiting on each other: the batch is written again.
+RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+class _BatchWriter:
+    """Writes batches, each in one transaction, committed (or rolled back for a dry run) before
+    its outcome is handed back; outcomes come back in the batches' order.
+
+    With more than one worker (PostgreSQL), batches are written on threads, each in its own
+    application context, so with its own session and connection: while PostgreSQL takes one
+    batch, the next is read, looked up and priced. Each batch is its own transaction, as if
+    several importers ran at once, which the domain already allows (members are locked before
+    their rows are written, and an order recorded by another transaction meanwhile is told by the
+    unique index). A batch that two transactions made wait on each other is written again, alone.
+    SQLite has one writer, and a session bound to one connection (the tests') has no second
+    connection to give: both write one batch at a time, on the command's session.
+    """
+
+    def __init__(self, write, dry_run: bool, workers: int):
+        self.write_batch, self.dry_run = write, dry_run
+        bind = db.session.get_bind()
+        self.workers = workers if isinstance(bind, Engine) and bind.dialect.name == "postgresql" else 1
+        self.app = current_app._get_current_object()
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="import") if self.workers > 1 else None
+        self.in_flight: deque = deque()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        return False
+
+    def write(self, batch: list) -> list:
+        """Write a batch (or start writing it); returns the outcomes of the batches now done, in order."""
+        if self.pool is None:
+            return [self._write_here(batch)]
+        context = contextvars.copy_context()  # the clock, as the command sees it
+        self.in_flight.append((batch, self.pool.submit(context.run, self._write_apart, batch)))
+        done = []
+        while self.in_flight and (len(self.in_flight) > self.workers or self.in_flight[0][1].done()):
+            done.append(self._outcome(*self.in_flight.popleft()))
+        return done
+
+    def finish(self) -> list:
+        """The outcomes of the batches still being written, in order."""
+        done = []
+        while self.in_flight:
+            done.append(self._outcome(*self.in_flight.popleft()))
+        return done
+
+    def _write_here(self, batch: list) -> imports.Outcome:
+        try:
+            outcome = self.write_batch(batch)
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.rollback() if self.dry_run else db.session.commit()
+        return outcome
+
+    def _write_apart(self, batch: list) -> imports.Outcome:
+        with self.app.app_context():  # a session of its own, removed when the context ends
+            return self._write_here(batch)
+
+    def _outcome(self, batch: list, future) -> imports.Outcome:
+        try:
+            return future.result()
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) not in RETRIED_SQLSTATES:
+                raise
+        for _, other in self.in_flight:  # the others first, then this batch alone
+            other.exception()
+        return self._write_here(batch)
 
 
 def _size(file) -> int | None:
