@@ -1,11 +1,13 @@
-"""Appending many rows at once (imports): COPY on PostgreSQL, one executemany elsewhere.
+"""Writing many rows at once (imports): COPY and one UPDATE from arrays on PostgreSQL, one
+executemany elsewhere.
 
 COPY is PostgreSQL's fastest way in; it runs on the session's own connection, so the rows are
 part of the session's transaction like any other statement (and go with a rollback).
 """
+import functools
 import operator
 
-from sqlalchemy import ARRAY, Table, any_, bindparam, insert
+from sqlalchemy import ARRAY, Table, any_, bindparam, insert, text, update
 
 from loyalty.extensions import db
 
@@ -28,6 +30,36 @@ def append_rows(table: Table, rows: list[dict]) -> None:
             copy.set_types([types[name] for name in columns])
             for row in rows:
                 copy.write_row(values(row))
+
+
+def update_rows(table: Table, rows: list[dict]) -> None:
+    """Set columns of many rows found by their primary key `id` (dicts with the same keys, `id`
+    among them); never commits. PostgreSQL: one UPDATE ... FROM unnest(one array per column),
+    a statement whatever the count; elsewhere one executemany."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    columns = tuple(name for name in rows[0] if name != "id")
+    if connection.dialect.name != "postgresql":
+        connection.execute(_update_by_id(table, columns), [{**row, "key_id": row["id"]} for row in rows])
+        return
+    values = {name: [row[name] for row in rows] for name in ("id", *columns)}
+    connection.execute(_update_from_arrays(table, columns, connection.dialect), values)
+
+
+@functools.cache
+def _update_by_id(table: Table, columns: tuple[str, ...]):
+    return update(table).where(table.c.id == bindparam("key_id")).values({name: bindparam(name) for name in columns})
+
+
+@functools.cache
+def _update_from_arrays(table: Table, columns: tuple[str, ...], dialect):
+    names = ("id", *columns)
+    arrays = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names)
+    sets = ", ".join(f"{name} = v.{name}" for name in columns)
+    return text(f"UPDATE {table.name} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
+                f"WHERE {table.name}.id = v.id").bindparams(
+        *[bindparam(name, type_=ARRAY(table.c[name].type)) for name in names])
 
 
 _types: dict[str, dict[str, int]] = {}

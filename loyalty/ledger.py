@@ -147,7 +147,7 @@ def post_batch(entries: list[dict], members: dict[str, dict], pending_moved: dic
     `points_pending` and the EARLIER_ON_CREDIT moments) plus the other columns to write with it (the same keys
     for every member). The entries (member_id, type, points, the optional columns of post_entry
     and `earned_at` as post_entry's), in order, chain their balance_after from that balance; the
-    balances and pending points then move in one executemany, as the members' rows are locked.
+    balances and pending points then move in one statement, as the members' rows are locked.
     """
     now = clock.now()
     balances = {member_id: row["points_balance"] for member_id, row in members.items()}
@@ -169,8 +169,7 @@ def post_batch(entries: list[dict], members: dict[str, dict], pending_moved: dic
                 **moments[member_id],
                 "points_pending": row["points_pending"] + pending_moved.get(member_id, 0)}
                for member_id, row in members.items()]
-    if changed:  # the ORM's UPDATE by primary key: one executemany
-        db.session.execute(update(Member), changed)
+    bulk.update_rows(Member.__table__, changed)
 
 
 def move_pending(member_id: str, points: int) -> None:

@@ -12,7 +12,7 @@ from loyalty.currency import is_code
 from loyalty.errors import (MemberInactive, NotFound, OrderExists, RefundExceedsPurchase, RefundInStripe,
                             ValidationFailed)
 from loyalty.extensions import add_unless_exists, db, insert_unless_exists
-from loyalty.ids import new_id
+from loyalty.ids import new_id, new_ids
 from loyalty.models import Member, Purchase, Refund
 from loyalty.program import earn_rate
 
@@ -84,11 +84,11 @@ def priced(member: Member, *, order_id, amount, currency, occurred_at, source, f
 
 
 def _columns(program, now: datetime, member_id: str, *, order_id, amount, currency, occurred_at, source,
-             fingerprint, rate, tier_multiplier, campaign_multiplier) -> dict:
+             fingerprint, rate, tier_multiplier, campaign_multiplier, purchase_id=None) -> dict:
     points = earning.earned_points(amount, currency, rate, tier_multiplier, campaign_multiplier)
     vests_at = occurred_at + timedelta(days=program.pending_days) if program.pending_days else None
     return dict(
-        id=new_id("pur"), member_id=member_id, order_id=order_id, source=source, amount=amount,
+        id=purchase_id or new_id("pur"), member_id=member_id, order_id=order_id, source=source, amount=amount,
         currency=currency, occurred_at=occurred_at, created_at=now, fingerprint=fingerprint,
         refunded_amount=0, disputed_amount=0, earn_rate=rate, tier_multiplier=tier_multiplier,
         campaign_multiplier=campaign_multiplier, points_earned=points,
@@ -105,15 +105,19 @@ class Pricing:
         snapshot = settings.current()
         self.program, self.now, self.rates = snapshot.program, clock.now(), {}
         self.any_campaign = bool(snapshot.campaigns)
+        self.ids: list[str] = []
 
     def priced(self, member, tier, *, order_id, amount, currency, occurred_at, source, fingerprint) -> dict:
         rate = self.rates.get(currency)
         if rate is None:
             rate = self.rates[currency] = earn_rate(self.program, currency)
         campaign_multiplier = campaigns.multiplier_for(member, occurred_at) if self.any_campaign else ONE
+        if not self.ids:
+            self.ids = new_ids("pur", 1000)[::-1]  # popped from the end: in the order made
         return _columns(self.program, self.now, member.id, order_id=order_id, amount=amount, currency=currency,
                         occurred_at=occurred_at, source=source, fingerprint=fingerprint, rate=rate,
-                        tier_multiplier=tiers.multiplier_of(tier), campaign_multiplier=campaign_multiplier)
+                        tier_multiplier=tiers.multiplier_of(tier), campaign_multiplier=campaign_multiplier,
+                        purchase_id=self.ids.pop())
 
 
 ONE = Decimal(1)
