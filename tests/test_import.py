@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from loyalty import clock, jobs
 from loyalty.extensions import db
@@ -316,3 +316,132 @@ def events_of(event_type: str) -> list[dict]:
     bodies = db.session.execute(select(WebhookEvent.body).where(WebhookEvent.type == event_type)
                                 .order_by(WebhookEvent.id)).scalars()
     return [json.loads(body)["data"]["object"] for body in bodies]
+
+
+def test_a_batch_that_fails_half_way_leaves_nothing_of_itself_and_keeps_the_batches_before(
+        cli, enroll, tiered, tmp_path, monkeypatch):
+    """Each batch is one transaction: a failure after its purchases were written (here, as its
+    ledger entries go in) takes all of that batch back; the batch before stays, balances agree."""
+    from loyalty import ledger
+
+    for n in range(2):
+        enroll(external_id=f"c-{n}")
+    rows = [{"external_id": f"c-{n}", "order_id": f"o-{n}-{k}", **purchase}
+            for n in range(2) for k, purchase in enumerate(history(3, n))]
+    posted, post_batch = [], ledger.post_batch
+
+    def failing_second_time(*args, **kwargs):
+        posted.append(1)
+        if len(posted) == 2:
+            raise RuntimeError("the database went away")
+        return post_batch(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "post_batch", failing_second_time)
+    result = cli("import", "purchases", "--batch-size", "3", write_csv(tmp_path / "p.csv", rows))
+    assert isinstance(result.exception, RuntimeError)
+    orders = set(db.session.execute(select(Purchase.order_id)).scalars())
+    assert orders == {"o-0-0", "o-0-1", "o-0-2"}  # the first batch, and nothing of the second
+    members = dict(db.session.execute(select(Member.external_id, Member.last_purchase_at)).all())
+    assert members["c-1"] is None
+    assert db.session.execute(select(func.count()).select_from(LedgerEntry).join(Member).where(
+        Member.external_id == "c-1")).scalar_one() == 0
+    monkeypatch.undo()
+    assert cli("verify-ledger").exit_code == 0
+    again = cli("import", "purchases", "--batch-size", "3", write_csv(tmp_path / "p.csv", rows))
+    assert "6 rows read, 3 added, 3 already there, 0 refused" in again.output
+
+
+def test_a_members_rows_in_any_order_give_the_same_points_tiers_and_history(cli, enroll, tiered, tmp_path):
+    """The replay prices a member's rows in occurred_at order, whatever their order in the file."""
+    purchases = history(20, seed=11)
+    ids = {}
+    for name in ("as-given", "reversed", "shuffled"):
+        ids[name] = enroll(external_id=name)["id"]
+    shuffled = list(enumerate(purchases))
+    random.Random(3).shuffle(shuffled)
+    orders = {"as-given": list(enumerate(purchases)), "reversed": list(enumerate(purchases))[::-1],
+              "shuffled": shuffled}
+    rows = [{"external_id": name, "order_id": f"{name}-{k}", **purchase}
+            for name, listed in orders.items() for k, purchase in listed]
+    result = cli("import", "purchases", write_csv(tmp_path / "p.csv", rows))
+    assert "60 rows read, 60 added" in result.output
+    states = [member_state(member_id) for member_id in ids.values()]
+    for state in states:
+        state["member"] = state["member"][:4]  # not enrolled_at: each was enrolled apart
+    assert states[0] == states[1] == states[2]
+    assert states[0]["tier_history"]  # the history crosses a threshold
+
+
+def test_batches_written_at_once_give_what_one_at_a_time_gives(tmp_path):
+    """--workers 2 on a real database (each batch its own transaction and connection, as two
+    importers at once) against --workers 1: the same points, pending points, tiers and history,
+    an order repeated in a later batch already there, one with other content refused, the
+    ledger verified. (SQLite writes one batch at a time whatever --workers says.)"""
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine
+
+    from tests.helpers import TEST_DATABASE_URL
+    from tests.live import LiveServer, fresh_database
+
+    seed = ("from decimal import Decimal\n"
+            "from loyalty import create_app, tier_settings\n"
+            "from loyalty.extensions import db\n"
+            "from loyalty.program import update_program\n"
+            "app = create_app()\n"
+            "with app.app_context():\n"
+            "    update_program({'earn_rates': {'usd': '1'}, 'pending_days': 30})\n"
+            "    for key, threshold, multiplier in (('bronze', 0, '1'), ('silver', 500, '1.5'), ('gold', 1500, '2')):\n"
+            "        tier_settings.create_tier({'key': key, 'name': key, 'min_qualifying_points': threshold,\n"
+            "                                   'multiplier': Decimal(multiplier)})\n"
+            "    db.session.commit()\n")
+    now = datetime.now(timezone.utc)
+    with fresh_database(TEST_DATABASE_URL) as url:
+        server = LiveServer(url)
+        assert server.flask("db", "upgrade").returncode == 0
+        seeded = subprocess.run([sys.executable, "-c", seed], env=server.env, capture_output=True, text=True,
+                                timeout=120)
+        assert seeded.returncode == 0, seeded.stderr
+        members = [{"external_id": f"{side}-{n}"} for side in "ab" for n in range(24)]
+        assert server.flask("loyalty", "import", "members", write_csv(tmp_path / "m.csv", members)).returncode == 0
+        rng = random.Random(5)
+        histories = [[{"amount": rng.randrange(50, 900) * 100, "currency": "usd",
+                       "occurred_at": stamp(now - timedelta(days=rng.uniform(0.5, 700)))} for _ in range(rng.randrange(3, 16))]
+                     for _ in range(24)]
+        one = [{"external_id": f"a-{n}", "order_id": f"a-{n}-{k}", **purchase}
+               for n, listed in enumerate(histories) for k, purchase in enumerate(listed)]
+        many = []
+        for n, listed in enumerate(histories):
+            mixed = list(enumerate(listed))
+            rng.shuffle(mixed)
+            many += [{"external_id": f"b-{n}", "order_id": f"b-{n}-{k}", **purchase} for k, purchase in mixed]
+        many += [dict(many[0]), {**many[1], "amount": many[1]["amount"] + 1}]  # again; other content
+        first = server.flask("loyalty", "import", "purchases", "--workers", "1", "--batch-size", "20",
+                             write_csv(tmp_path / "a.csv", one))
+        assert first.returncode == 0, first.stderr
+        second = server.flask("loyalty", "import", "purchases", "--workers", "2", "--batch-size", "20",
+                              write_csv(tmp_path / "b.csv", many))
+        assert second.returncode == 1, second.stderr
+        assert f"{len(one)} added, 1 already there, 1 refused" in second.stdout
+        assert f"line {len(many) + 1}: order_exists" in second.stderr
+        assert server.flask("loyalty", "verify-ledger").returncode == 0
+
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            state, names = {}, {}
+            for member_id, external_id, *columns in connection.execute(text(
+                    "SELECT id, external_id, points_balance, points_pending, tier_id, last_purchase_at FROM members")):
+                names[member_id], state[external_id] = external_id, [*columns, [], []]
+            for member_id, *columns in connection.execute(text(
+                    "SELECT member_id, occurred_at, points_earned, pending_points, qualifying_points, tier_multiplier "
+                    "FROM purchases ORDER BY occurred_at")):
+                state[names[member_id]][-2].append(columns)
+            for member_id, tier_id, effective_at, reason in connection.execute(text(
+                    "SELECT member_id, tier_id, effective_at, reason FROM tier_history WHERE reason <> 'enrolled' "
+                    "ORDER BY effective_at, id")):  # an evaluation is effective when the import ran
+                state[names[member_id]][-1].append((tier_id, effective_at if reason == "purchase" else None, reason))
+        engine.dispose()
+        for n in range(24):
+            assert state[f"a-{n}"] == state[f"b-{n}"], n
+        assert len({row[2] for row in state.values()}) > 1  # the histories reach different tiers

@@ -45,3 +45,32 @@ def test_qualifying_points_ignore_multipliers(amount, currency, rate, points):
 ])
 def test_a_refund_leaves_the_points_of_the_net_amount(amount, refunded, points_left):
     assert earned_points(amount - refunded, "usd", Decimal(1), Decimal(1), Decimal(1)) == points_left
+
+
+def _by_decimals(amount, currency, rate, tier, campaign) -> int:
+    """The rule as the decimals spell it (what earned_points computed before issue 21)."""
+    from decimal import ROUND_FLOOR, localcontext
+
+    from loyalty.currency import exponent
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        scaled = (Decimal(amount) * rate * tier * campaign).scaleb(-exponent(currency))
+        return int(scaled.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def test_the_integer_form_gives_what_the_decimals_give_to_the_last_point():
+    """earned_points works in exact integers (an import prices millions of purchases): random
+    amounts, rates and multipliers of up to 6 places, and every boundary amount of a multiplier."""
+    import random
+
+    rng = random.Random(21)
+    places = lambda: Decimal(rng.randrange(1, 5_000_000)).scaleb(-rng.randrange(0, 7))  # noqa: E731
+    for _ in range(20_000):
+        currency = rng.choice(["usd", "jpy", "kwd", "eur"])
+        amount = rng.choice([rng.randrange(1, 100_000), rng.randrange(1, 10**15 + 1)])
+        rate, tier, campaign = places(), rng.choice([Decimal(1), places()]), rng.choice([Decimal(1), places()])
+        assert earned_points(amount, currency, rate, tier, campaign) == _by_decimals(amount, currency, rate, tier, campaign)
+    for amount in range(1, 2000):  # each step where floor(amount × 1.25 × 1.1 / 100) moves
+        args = ("usd", Decimal("1.25"), Decimal("1.1"), Decimal("1.000001"))
+        assert earned_points(amount, *args) == _by_decimals(amount, *args)
