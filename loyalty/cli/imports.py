@@ -6,8 +6,10 @@ batch committed (rolled back with --dry-run) before the next is read, so memory 
 whatever the file's size. A bad row is reported on standard error with its line number and
 reason; the others load. The last line on standard output is the summary.
 """
+import contextlib
 import contextvars
 import csv
+import gc
 import itertools
 import json
 import os
@@ -97,7 +99,7 @@ def _import_options(command):
     command = click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 8),
                            help="Batches written at once, each in its own transaction (PostgreSQL; "
                                 "SQLite writes one at a time).")(command)
-    return click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
+    return click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100_000),
                         help="Rows written (and committed) together.")(command)
 
 
@@ -145,7 +147,7 @@ def _run(kind: str, file, dry_run: bool, batch_size: int, workers: int = 1) -> N
             counts.note_refused(line, reason)
 
     with click.progressbar(length=_size(file) or 1, label=f"Importing {kind}", file=sys.stderr) as bar, \
-            _BatchWriter(write, dry_run, workers) as writer:
+            _BatchWriter(write, dry_run, workers) as writer, _fewer_collections():
         for batch in _batches(rows, batch_size, member_of):
             for outcome in writer.write(batch):
                 note(outcome)
@@ -159,6 +161,23 @@ def _run(kind: str, file, dry_run: bool, batch_size: int, workers: int = 1) -> N
                f"{counts.refused} refused; {seconds:.1f} s ({counts.read / max(seconds, 1e-9):.0f} rows/s)")
     if counts.refused:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """The cyclic garbage collector, run less often: a batch makes hundreds of thousands of
+    short-lived dicts and tuples (none in a cycle), and each collection of the oldest generation
+    walks every object the process holds (a sixth of an import's CPU went there). What the process
+    held before the import is set aside (gc.freeze) and the first generation collected each
+    50,000 allocations instead of 700; both are put back afterwards."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 # PostgreSQL's answers to two transactions waiting on each other: the batch is written again.
