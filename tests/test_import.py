@@ -445,3 +445,41 @@ def test_batches_written_at_once_give_what_one_at_a_time_gives(tmp_path):
         for n in range(24):
             assert state[f"a-{n}"] == state[f"b-{n}"], n
         assert len({row[2] for row in state.values()}) > 1  # the histories reach different tiers
+
+
+def test_batches_on_workers_come_back_in_order_and_one_that_waited_on_another_is_written_again_alone(app):
+    """_BatchWriter with two worker threads (as on PostgreSQL): outcomes in the batches' order; a
+    batch refused for a deadlock is written again on the command's own session once the others
+    are done; any other error stops the import."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy.exc import OperationalError
+
+    from loyalty.cli.imports import _BatchWriter
+    from loyalty.imports import Outcome
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    tries = []
+
+    def write(batch):
+        tries.append((batch[0], threading.current_thread().name))
+        if batch[0] == 2 and [number for number, _ in tries].count(2) == 1:
+            raise OperationalError("COPY purchases ...", {}, Deadlock())
+        if batch[0] == 9:
+            raise ValueError("not a deadlock")
+        return Outcome(added=len(batch))
+
+    def run(batches):
+        writer = _BatchWriter(write, dry_run=False, workers=2)
+        writer.workers, writer.pool = 2, ThreadPoolExecutor(2)  # a session on an engine, as in production
+        with writer:
+            return [outcome.added for batch in batches for outcome in writer.write(batch)] + \
+                   [outcome.added for outcome in writer.finish()]
+
+    assert run([[1], [2, 2], [3, 3, 3], [4, 4, 4, 4]]) == [1, 2, 3, 4]
+    assert [name == threading.main_thread().name for number, name in tries if number == 2] == [False, True]
+    with pytest.raises(ValueError):
+        run([[1], [9], [3]])
