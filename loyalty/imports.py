@@ -1,14 +1,15 @@
 """Loading another system's members and purchase history (`loyalty import`), a batch at a time.
 
 Rows arrive checked by the command, each with its line number. A batch is written with
-multi-row INSERTs and executemany UPDATEs under the same Rules as the API, through the rule
-functions the API uses:
+multi-row INSERTs (COPY on PostgreSQL) and one UPDATE of its members (bulk.update_rows) under the
+same Rules as the API, through the rule functions the API uses:
 
 - A member with no purchases yet (the usual case: a shop's history loaded into a new program)
-  has the batch's purchases replayed in memory in `occurred_at` order: each priced by
-  `purchases.priced` with the tier held at its moment, an upgrade placed at the purchase that
-  crossed the threshold (`tiers.upgrade_for`), then the member evaluated as of now
-  (`tiers.evaluate`), as the API would have done one purchase at a time.
+  has the batch's purchases replayed in memory in `occurred_at` order: each priced as
+  `purchases.priced` prices (`purchases.Pricing`: the settings read once per batch) with the
+  tier held at its moment, an upgrade placed at the purchase that crossed the threshold
+  (`tiers.upgrade_for`), then the member evaluated as of now (`tiers.evaluate`), as the API
+  would have done one purchase at a time.
 - Events are recorded as the API records them (API.md, Outbound webhooks: a committed change is
   never without its event): member.enrolled for each member enrolled, member.tier_changed for
   each upgrade, each kind in one multi-row INSERT per batch.

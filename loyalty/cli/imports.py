@@ -2,9 +2,11 @@
 
 The file (CSV with a header line, or JSON Lines; `-` for standard input) is streamed: rows are
 read, checked with the API's own schemas and handed to loyalty.imports a batch at a time, each
-batch committed (rolled back with --dry-run) before the next is read, so memory stays flat
-whatever the file's size. A bad row is reported on standard error with its line number and
-reason; the others load. The last line on standard output is the summary.
+batch one transaction, committed (rolled back with --dry-run) by the command; on PostgreSQL a few
+batches are written at once on worker threads (_BatchWriter) while the next is read. At most
+that many batches are held at a time, so memory stays flat whatever the file's size. A bad row
+is reported on standard error with its line number and reason; the others load. The last line on
+standard output is the summary.
 """
 import contextlib
 import contextvars
@@ -238,7 +240,10 @@ class _BatchWriter:
         except BaseException:
             db.session.rollback()
             raise
-        db.session.rollback() if self.dry_run else db.session.commit()
+        if self.dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
         return outcome
 
     def _write_apart(self, batch: list) -> imports.Outcome:
