@@ -417,6 +417,11 @@ def test_batches_written_at_once_give_what_one_at_a_time_gives(tmp_path):
             rng.shuffle(mixed)
             many += [{"external_id": f"b-{n}", "order_id": f"b-{n}-{k}", **purchase} for k, purchase in mixed]
         many += [dict(many[0]), {**many[1], "amount": many[1]["amount"] + 1}]  # again; other content
+        dry = server.flask("loyalty", "import", "purchases", "--dry-run", "--workers", "2", "--batch-size", "20",
+                           write_csv(tmp_path / "b.csv", many))
+        assert dry.returncode == 0, dry.stderr
+        # Each batch rolled back: the last batch's two rows of b-0 find nothing of the first's.
+        assert f"{len(many)} would be added (dry run: nothing written), 0 already there, 0 refused" in dry.stdout
         first = server.flask("loyalty", "import", "purchases", "--workers", "1", "--batch-size", "20",
                              write_csv(tmp_path / "a.csv", one))
         assert first.returncode == 0, first.stderr
