@@ -115,6 +115,12 @@ def add_unless_exists(model, values: dict, unique_columns: list[str]):
     way to make an object that mirrors a row persistent). Later changes to it flush as usual."""
     if not insert_unless_exists(model, values, unique_columns):
         return None
+    return adopt(model, values)
+
+
+def adopt(model, values: dict):
+    """The row just inserted with `values` (every column) as the session's persistent `model`
+    object, without reading it back."""
     instance = model(**values)
     make_transient_to_detached(instance)
     db.session.add(instance)

@@ -9,15 +9,17 @@ succeed while the balance covers them; reversals and expiry may take a balance b
 reach the ledger when they vest. Nothing here commits: the caller's edge does.
 """
 import functools
+from typing import NamedTuple
 
 from sqlalchemy import Row, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty import bulk, clock, settings
 from loyalty.actors import Actor
 from loyalty.errors import InsufficientPoints
-from loyalty.extensions import db
+from loyalty.extensions import db, insert_unless_exists
 from loyalty.models import LedgerEntry, Member, Purchase
 from loyalty.models.types import UTCDateTime
 
@@ -44,18 +46,31 @@ def lock_member(member_id: str) -> Member | None:
     return row.Member
 
 
+class NewRow(NamedTuple):
+    """A row the entry comes with (a purchase): inserted unless a row with its unique key exists,
+    and the entry posted only if it went in. `values` holds every column."""
+    model: type
+    values: dict
+    unique_columns: tuple[str, ...]
+
+
 def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
                require_funds: bool = False, purchase_id=None, redemption_id=None,
                note=None, location=None, dedupe_key=None, created_at=None, earned_at=None,
-               member_changes: dict | None = None) -> Row:
+               member_changes: dict | None = None, along_with: NewRow | None = None) -> Row | None:
     """Append one entry and move the cached balance with it; returns the entry. Never commits.
 
     `earned_at` is when credited points count as earned for fixed expiry (a purchase's
     occurred_at; default: now). `member_changes` are other member columns to set in the same
-    UPDATE (one round trip less).
+    UPDATE (one round trip less). With `along_with`, the new row goes in first, in the same
+    statement on PostgreSQL, and None means it was there already: nothing is posted. The caller
+    then holds the member's lock (lock_member), so the member exists; a credit needs no funds.
+    The caller makes the new row's object (extensions.adopt) if it needs one.
     """
     if points == 0:
         raise ValueError("a ledger entry moves at least one point")
+    if along_with is not None and require_funds:
+        raise ValueError("a new row comes with a credit, never with a debit that needs funds")
     db.session.flush()  # what the entry refers to (a redemption, say) goes in first
     member_changes = member_changes or {}
     balance = {"member_id": member_id, "points": points, "updated_at": clock.now(),
@@ -68,9 +83,15 @@ def post_entry(member_id: str, entry_type: str, points: int, actor: Actor, *,
     }
     if db.session.get_bind().dialect.name == "postgresql":
         entry_values = {f"entry_{key}": value for key, value in entry.items()}
-        row = db.session.execute(_posting(require_funds, tuple(member_changes)), {**balance, **entry_values}).first()
+        row_values = {f"row_{key}": value for key, value in along_with.values.items()} if along_with else {}
+        statement = _posting(require_funds, tuple(member_changes), _shape_of(along_with))
+        row = db.session.execute(statement, {**balance, **entry_values, **row_values}).first()
+    elif along_with is not None and not insert_unless_exists(*along_with):
+        row = None
     else:
         row = _post_in_two_statements(_balance_moved(require_funds, tuple(member_changes)), balance, entry)
+    if along_with is not None and row is None:
+        return None
     if row is None:
         if require_funds:
             raise InsufficientPoints(needed=-points)
@@ -119,15 +140,34 @@ def _balance_moved(require_funds: bool, member_columns: tuple[str, ...]):
     return moved
 
 
+def _shape_of(new_row: NewRow | None):
+    """What a statement built for `new_row` depends on (its values are parameters)."""
+    if new_row is None:
+        return None
+    return new_row.model.__table__, tuple(new_row.unique_columns), tuple(new_row.values)
+
+
 @functools.cache
-def _posting(require_funds: bool, member_columns: tuple[str, ...]):
+def _posting(require_funds: bool, member_columns: tuple[str, ...], new_row=None):
     """PostgreSQL: the balance UPDATE and the entry INSERT (with the balance it returned) as one
-    statement. SQLite has no UPDATE inside WITH: _post_in_two_statements."""
+    statement; with a `new_row` shape (table, unique columns, columns) its INSERT ... ON CONFLICT
+    DO NOTHING leads, and the balance moves only if the row went in. SQLite has no INSERT or
+    UPDATE inside WITH: _post_in_two_statements."""
     entries = LedgerEntry.__table__
-    moved = _balance_moved(require_funds, member_columns).cte("moved")
+    moved = _balance_moved(require_funds, member_columns)
+    leading = []
+    if new_row is not None:
+        table, unique_columns, columns = new_row
+        inserted = (postgresql.insert(table)
+                    .values({name: bindparam(f"row_{name}", type_=table.c[name].type) for name in columns})
+                    .on_conflict_do_nothing(index_elements=unique_columns)
+                    .returning(table.c[unique_columns[0]]).cte("new_row"))
+        moved = moved.where(select(inserted).exists())
+        leading.append(inserted)
+    moved = moved.cte("moved")
     values = [bindparam(f"entry_{name}", type_=entries.c[name].type) for name in ENTRY_COLUMNS]
     return (insert(entries).from_select([*ENTRY_COLUMNS, "balance_after"], select(*values, moved.c.points_balance))
-            .add_cte(moved).returning(*entries.c))
+            .add_cte(*leading, moved).returning(*entries.c))
 
 
 INSERT_ENTRY = insert(LedgerEntry.__table__).returning(*LedgerEntry.__table__.c)

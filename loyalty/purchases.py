@@ -11,7 +11,7 @@ from loyalty.actors import SYSTEM, Actor
 from loyalty.currency import is_code
 from loyalty.errors import (MemberInactive, NotFound, OrderExists, RefundExceedsPurchase, RefundInStripe,
                             ValidationFailed)
-from loyalty.extensions import add_unless_exists, db, insert_unless_exists
+from loyalty.extensions import add_unless_exists, adopt, db, insert_unless_exists
 from loyalty.ids import new_id, new_ids
 from loyalty.models import Member, Purchase, Refund
 from loyalty.program import earn_rate
@@ -65,11 +65,9 @@ def record_purchase(member: Member, *, order_id: str, amount: int, currency: str
         return _same_order(existing, fingerprint), False
     values = priced(member, order_id=order_id, amount=amount, currency=currency,
                      occurred_at=occurred_at or clock.now(), source=source, fingerprint=fingerprint)
-    # One statement both records the order and tells a repeat (or a concurrent twin) apart.
-    purchase = add_unless_exists(Purchase, values, ["source", "order_id"])
+    purchase = _record_and_credit(member, values, actor)
     if purchase is None:
         return _same_order(find_order(source, order_id), fingerprint), False
-    _credit(member, purchase, actor)
     tiers.after_purchase(member, purchase)
     return purchase, True
 
@@ -129,25 +127,38 @@ def _same_order(existing: Purchase, fingerprint: str) -> Purchase:
     return existing
 
 
-def _credit(member: Member, purchase: Purchase, actor: Actor) -> None:
-    """Earn the points now, or hold them pending until the return window has passed."""
-    moved = _member_moments(member, purchase)
+ORDER_KEY = ("source", "order_id")
+
+
+def _record_and_credit(member: Member, values: dict, actor: Actor) -> Purchase | None:
+    """Record the purchase unless its order is recorded (None: it was, and nothing changed), and
+    earn its points now or hold them pending until the return window has passed.
+
+    One statement records the order and tells a repeat (or a concurrent twin) apart; on
+    PostgreSQL the same statement also posts the points it earns now (ledger.NewRow).
+    """
+    moved = _member_moments(member, values["occurred_at"])
+    if values["points_earned"] and not values["pending_points"]:
+        posted = ledger.post_entry(member.id, "earn", values["points_earned"], actor, purchase_id=values["id"],
+                                   earned_at=values["occurred_at"], member_changes=moved,
+                                   along_with=ledger.NewRow(Purchase, values, ORDER_KEY))
+        return None if posted is None else adopt(Purchase, values)
+    purchase = add_unless_exists(Purchase, values, list(ORDER_KEY))
+    if purchase is None:
+        return None
     if purchase.pending_points:
         ledger.move_pending(member.id, purchase.pending_points)
-    elif purchase.points_earned:
-        ledger.post_entry(member.id, "earn", purchase.points_earned, actor, purchase_id=purchase.id,
-                          earned_at=purchase.occurred_at, member_changes=moved)
-        return
     for field, value in moved.items():
         setattr(member, field, value)
+    return purchase
 
 
-def _member_moments(member: Member, purchase: Purchase) -> dict:
+def _member_moments(member: Member, occurred_at: datetime) -> dict:
     """The member columns a new purchase moves: the latest purchase, and when the member may next
     be at risk (a new latest purchase starts a new quiet spell; an earlier one may shorten the gaps)."""
-    soonest = at_risk.soonest_at_risk(purchase.occurred_at)
-    if member.last_purchase_at is None or purchase.occurred_at > member.last_purchase_at:
-        return {"last_purchase_at": purchase.occurred_at, "at_risk_at": soonest}
+    soonest = at_risk.soonest_at_risk(occurred_at)
+    if member.last_purchase_at is None or occurred_at > member.last_purchase_at:
+        return {"last_purchase_at": occurred_at, "at_risk_at": soonest}
     if member.at_risk_at is None or soonest < member.at_risk_at:
         return {"at_risk_at": soonest}
     return {}

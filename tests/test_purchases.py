@@ -5,6 +5,7 @@ import pytest
 
 from loyalty.extensions import db
 from loyalty.models import LedgerEntry
+from tests.helpers import statements_during
 
 
 def buy(client, headers, member_id, amount, currency="usd", order_id=None, **extra):
@@ -135,6 +136,21 @@ def test_same_order_twice_is_the_same_purchase(client, admin, program, enroll):
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.get_json() == again.get_json()
     assert db.session.query(LedgerEntry).filter_by(member_id=member["id"], type="earn").count() == 1
+
+
+def test_an_earn_records_the_order_and_posts_its_points_in_one_statement(client, admin, program, enroll):
+    """PostgreSQL: the credential, the member's lock, then the purchase, the balance and the entry
+    together (ledger.NewRow); SQLite has no INSERT inside WITH and runs them one by one. A repeat
+    posts nothing and reads the first purchase back."""
+    member = enroll()
+    statements = statements_during(lambda: buy(client, admin, member["id"], 1000, order_id="S1"))
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    assert len(statements) == (3 if postgresql else 5), statements
+    repeat = statements_during(lambda: buy(client, admin, member["id"], 1000, order_id="S1"))
+    assert "FROM purchases" in repeat[-1], repeat
+    assert db.session.query(LedgerEntry).filter_by(member_id=member["id"], type="earn").count() == 1
+    balance = client.get(f"/v1/members/{member['id']}", headers=admin).get_json()["points"]["balance"]
+    assert balance == 10
 
 
 @pytest.mark.parametrize("change", [{"amount": 1001}, {"currency": "eur"}, {"occurred_at": "2026-01-03T00:00:00Z"}])

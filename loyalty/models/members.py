@@ -155,7 +155,6 @@ class Refund(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_type: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str | None] = mapped_column(String(40))
-    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     reference: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="succeeded")
 
