@@ -500,6 +500,7 @@ def fragile_app():
         "TESTING": True,
         "RAISE_UNEXPECTED": False,
         "RATELIMIT_ENABLED": False,
+        "READS_WITHOUT_TRANSACTION": False,  # its requests run in the test's transaction, as the shared app's
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tempfile.mkdtemp(prefix='loyalty-fragile-')}/x.sqlite3",
     })
 
@@ -704,7 +705,8 @@ def limited_app(app):
         assert "RATELIMIT_DEFAULT" not in config, "a default limit outlives the test: use a subprocess"
         return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                            "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
-                           "LOGIN_RATE_LIMIT": "3/minute", **config})
+                           "LOGIN_RATE_LIMIT": "3/minute", **config,
+                           "READS_WITHOUT_TRANSACTION": False})  # in the test's transaction, as the shared app
     yield make
     create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                 "RATELIMIT_ENABLED": False})
