@@ -235,6 +235,8 @@ def run_reports(args, db: Database, client, auth, tier_ids: dict):
                  ("points", f"/v1/reports/points?{period}"),
                  ("at-risk (first page of 20)", "/v1/reports/at-risk?limit=20"),
                  ("at-risk (page of 100)", "/v1/reports/at-risk?limit=100")]
+    if args.reports:
+        endpoints = [(name, path) for name, path in endpoints if name.split(" ")[0] in args.reports]
     timings, bodies = {}, {}
     for name, path in endpoints:
         runs = []
