@@ -67,31 +67,28 @@ FROM summaries WHERE members.id = summaries.member_id
 
 
 def upgrade():
+    # Plain ALTER TABLE on both databases: a batch rebuild of `members` on SQLite would drop a table
+    # that purchases and the ledger refer to.
     dialect = op.get_bind().dialect.name
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('last_qualifying_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('twice_median_gap_us', sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column('at_risk_from_us', sa.BigInteger(), nullable=True))
-        # NOT NULL with a server default fills the existing rows; PostgreSQL then drops the default
-        # (the model gives the value itself), SQLite keeps it.
-        batch_op.add_column(sa.Column('at_risk_stale', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('members', sa.Column('last_qualifying_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=True))
+    op.add_column('members', sa.Column('twice_median_gap_us', sa.BigInteger(), nullable=True))
+    op.add_column('members', sa.Column('at_risk_from_us', sa.BigInteger(), nullable=True))
+    # NOT NULL with a server default fills the existing rows; PostgreSQL then drops the default
+    # (the model gives the value itself), SQLite keeps it.
+    op.add_column('members', sa.Column('at_risk_stale', sa.Boolean(), nullable=False, server_default=sa.false()))
     if dialect == "postgresql":
         op.alter_column('members', 'at_risk_stale', server_default=None)
     op.execute(BACKFILL.format(occurred_us=EPOCH_US[dialect].format("occurred_at"),
                                one_purchase_wait=90 * DAY_US + 1, min_quiet=30 * DAY_US))
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.create_index('ix_members_last_qualifying_at', ['last_qualifying_at'], unique=False)
-        batch_op.create_index('ix_members_at_risk_from_us', ['at_risk_from_us'], unique=False)
-        batch_op.create_index('ix_members_at_risk_stale', ['id'], unique=False,
-                              postgresql_where=sa.text('at_risk_stale'), sqlite_where=sa.text('at_risk_stale = 1'))
+    op.create_index('ix_members_last_qualifying_at', 'members', ['last_qualifying_at'], unique=False)
+    op.create_index('ix_members_at_risk_from_us', 'members', ['at_risk_from_us'], unique=False)
+    op.create_index('ix_members_at_risk_stale', 'members', ['id'], unique=False,
+                    postgresql_where=sa.text('at_risk_stale'), sqlite_where=sa.text('at_risk_stale = 1'))
 
 
 def downgrade():
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_index('ix_members_at_risk_stale')
-        batch_op.drop_index('ix_members_at_risk_from_us')
-        batch_op.drop_index('ix_members_last_qualifying_at')
-        batch_op.drop_column('at_risk_stale')
-        batch_op.drop_column('at_risk_from_us')
-        batch_op.drop_column('twice_median_gap_us')
-        batch_op.drop_column('last_qualifying_at')
+    op.drop_index('ix_members_at_risk_stale', table_name='members')
+    op.drop_index('ix_members_at_risk_from_us', table_name='members')
+    op.drop_index('ix_members_last_qualifying_at', table_name='members')
+    for column in ('at_risk_stale', 'at_risk_from_us', 'twice_median_gap_us', 'last_qualifying_at'):
+        op.drop_column('members', column)
