@@ -310,11 +310,12 @@ def _ledger_movements(rng, enrolled, moment):
 
 
 def _dispute_some(rng):
-    """A dispute holds back money like a refund: some purchases stop qualifying, with no ledger trace."""
+    """A dispute holds back money like a refund: some purchases stop qualifying (and, as
+    purchases.settle_points leaves them, have no qualifying points), with no ledger trace."""
     ids = db.session.execute(select(Purchase.id).order_by(Purchase.id)).scalars().all()
     for purchase_id in rng.sample(ids, 25):
         db.session.execute(update(Purchase).where(Purchase.id == purchase_id)
-                           .values(disputed_amount=Purchase.amount - Purchase.refunded_amount))
+                           .values(disputed_amount=Purchase.amount - Purchase.refunded_amount, qualifying_points=0))
 
 
 def _close_some(rng, enrolled):

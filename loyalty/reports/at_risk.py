@@ -52,7 +52,9 @@ def report(limit: int = 20, after: tuple[int, str] | None = None,
     moment = Moment.of(now)
     at_risk = union_all(_stored_at_risk(moment),
                         _worked_out(moment, _needs_working_out(moment), at_risk_only=True)).subquery("at_risk")
-    ranked = select(at_risk, _recent_points(at_risk.c.member_id, moment)).subquery("ranked")
+    # MATERIALIZED: each member's points summed once, not again in the page's WHERE (PostgreSQL
+    # would otherwise fold the subquery into it and run the sum up to three times a row).
+    ranked = select(at_risk, _recent_points(at_risk.c.member_id, moment)).cte("ranked").prefix_with("MATERIALIZED")
     query = select(ranked).order_by(ranked.c.recent_qualifying_points.desc(), ranked.c.member_id)
     if after is not None:
         points, member_id = after
@@ -250,13 +252,10 @@ def _worked_out(moment: Moment, members, at_risk_only: bool = False):
 
 
 def _recent_points(member_id, moment: Moment):
-    """The member's qualifying points of the recent year up to now (the report's order)."""
-    return (
-        select(func.coalesce(func.sum(Purchase.qualifying_points), 0))
-        .where(Purchase.member_id == member_id, qualifying(), Purchase.occurred_at > moment.recent_since,
-               Purchase.occurred_at <= moment.at)
-        .scalar_subquery().label("recent_qualifying_points")
-    )
+    """The member's qualifying points of the recent year up to now (the report's order), as the
+    tier window's are summed: from the index alone (a purchase that no longer qualifies has 0)."""
+    return (tiers.window_points(member_id, moment.recent_since, moment.at)
+            .scalar_subquery().label("recent_qualifying_points"))
 
 
 def _key(tier) -> str | None:

@@ -84,6 +84,8 @@ def upgrade():
     op.create_index('ix_members_at_risk_from_us', 'members', ['at_risk_from_us'], unique=False)
     op.create_index('ix_members_at_risk_stale', 'members', ['id'], unique=False,
                     postgresql_where=sa.text('at_risk_stale'), sqlite_where=sa.text('at_risk_stale = 1'))
+    if dialect == "postgresql":  # the planner's figures for the new columns, before autovacuum gets to it
+        op.execute("ANALYZE members")
 
 
 def downgrade():
