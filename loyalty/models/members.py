@@ -3,7 +3,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from loyalty.extensions import db
@@ -82,7 +83,7 @@ class Member(db.Model):
     last_qualifying_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     twice_median_gap_us: Mapped[int | None] = mapped_column(BigInteger)
     at_risk_from_us: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    at_risk_stale: Mapped[bool] = mapped_column(default=False)
+    at_risk_stale: Mapped[bool] = mapped_column(default=False, server_default=false())  # a row made in SQL too
 
     tier = relationship("Tier", lazy="joined")
 

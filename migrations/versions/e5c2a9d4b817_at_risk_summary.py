@@ -73,11 +73,8 @@ def upgrade():
     op.add_column('members', sa.Column('last_qualifying_at', loyalty.models.types.UTCDateTime(timezone=True), nullable=True))
     op.add_column('members', sa.Column('twice_median_gap_us', sa.BigInteger(), nullable=True))
     op.add_column('members', sa.Column('at_risk_from_us', sa.BigInteger(), nullable=True))
-    # NOT NULL with a server default fills the existing rows; PostgreSQL then drops the default
-    # (the model gives the value itself), SQLite keeps it.
+    # NOT NULL with a server default (the model's too: a member made in SQL gets it) fills the existing rows.
     op.add_column('members', sa.Column('at_risk_stale', sa.Boolean(), nullable=False, server_default=sa.false()))
-    if dialect == "postgresql":
-        op.alter_column('members', 'at_risk_stale', server_default=None)
     op.execute(BACKFILL.format(occurred_us=EPOCH_US[dialect].format("occurred_at"),
                                one_purchase_wait=90 * DAY_US + 1, min_quiet=30 * DAY_US))
     op.create_index('ix_members_last_qualifying_at', 'members', ['last_qualifying_at'], unique=False)
