@@ -24,15 +24,17 @@ def report(period: Period, window_days: int = 90, now: datetime | None = None) -
     """One row per tier by rank, then `none` (if it counts anyone), then `all`."""
     check_window_days(window_days)
     now = now or clock.now()
-    members = with_tier_held(_first_purchases(period), "member_id", "occurred_at",
+    members = with_tier_held(_first_purchases(period, window_days), "member_id", "occurred_at",
                              caused_by_purchase="purchase_id").subquery("members")
     return tier_rows(_tally_by_tier(members, window_days, now), _row)
 
 
-def _first_purchases(period: Period):
-    """Per member: p1 (first qualifying purchase in the period) and the next qualifying one after it.
+def _first_purchases(period: Period, window_days: int):
+    """Per member: p1 (first qualifying purchase in the period) and the next qualifying one after it
+    if it falls within the window (else a later one or none: either way not a repurchase).
 
-    Purchases before the period cannot be p1 or come after it, so the scan starts at `from`.
+    Purchases before the period cannot be p1 or come after it, so the scan starts at `from`; nor
+    can purchases after `to` + window_days be p1 or its repurchase, so it ends there.
     """
     ordering = purchase_order()
     ordered = (
@@ -42,7 +44,8 @@ def _first_purchases(period: Period):
             .label("next_at"),
             func.row_number().over(partition_by=Purchase.member_id, order_by=ordering).label("position"),
         )
-        .where(qualifying(), Purchase.occurred_at >= period.start)
+        .where(qualifying(), Purchase.occurred_at >= period.start,
+               Purchase.occurred_at <= period.end + timedelta(days=window_days))
         .subquery("ordered")
     )
     return (select(ordered.c.member_id, ordered.c.purchase_id, ordered.c.occurred_at, ordered.c.next_at)
