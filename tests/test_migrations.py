@@ -85,7 +85,7 @@ def test_upgrade_fills_the_at_risk_summary_from_the_purchases(migrated_app):
     from loyalty.models import Member, Purchase
     from loyalty.reports.sql import to_epoch_us
 
-    downgrade(directory=MIGRATIONS, revision="d3a8f1c06b52")
+    downgrade(directory=MIGRATIONS, revision="e5c0b2d94f17")
     t0, us, day = datetime(2026, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1), timedelta(days=1)
     bought = {"m1": [(t0, 0), (t0 + 10 * day, 0), (t0 + 30 * day + us, 0), (t0 + 40 * day, 500)],
               "m2": [(t0 + 5 * day + 7 * us, 0)], "m3": [(t0, 500)], "m4": []}
