@@ -43,6 +43,10 @@ class Config:
     # No automatic OPTIONS answers (an empty text/html 200): there is no cross-origin use to serve,
     # so OPTIONS is a JSON 405 with the Allow header, like any other method a path does not take.
     PROVIDE_AUTOMATIC_OPTIONS = False
+    # GET and HEAD requests run each statement on its own (the driver's autocommit), without the
+    # BEGIN and ROLLBACK round trips of a transaction: a read sees what READ COMMITTED would show it
+    # (loyalty/__init__.py, reads_without_transaction). Off, every request is one transaction.
+    READS_WITHOUT_TRANSACTION = os.environ.get("READS_WITHOUT_TRANSACTION", "1") != "0"
     # How long a worker takes a credential it found valid as valid again without asking the database
     # (one statement less per request): a revoked API key or token, a deactivated staff member or a
     # closed member's token keeps working on the API for at most this long. 0: check every request.

@@ -34,14 +34,19 @@ def log(*parts):
 class Database:
     """A throwaway database: PostgreSQL `bench_<random>` (dropped afterwards) or a SQLite temp file."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, name: str | None = None, keep: bool = False):
+        """`name` (PostgreSQL): use that database, created if missing; `keep`: do not drop it."""
         self.kind = kind
-        self.name = f"bench_{secrets.token_hex(4)}"
+        self.name = name or f"bench_{secrets.token_hex(4)}"
+        self.keep = keep
+        self.existed = False
         self.tmpdir = None
 
     def __enter__(self):
         if self.kind == "postgresql":
-            self._admin(f'CREATE DATABASE "{self.name}"')
+            self.existed = self._exists()
+            if not self.existed:
+                self._admin(f'CREATE DATABASE "{self.name}"')
             self.url = f"{PG_ADMIN_URL}/{self.name}"
         else:
             self.tmpdir = tempfile.mkdtemp(prefix="bench_sqlite_")
@@ -50,11 +55,19 @@ class Database:
         return self
 
     def __exit__(self, *exc):
-        if self.kind == "postgresql":
+        if self.kind == "postgresql" and self.keep:
+            log(f"[db] kept {self.name}")
+        elif self.kind == "postgresql":
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             log(f"[db] dropped {self.name}")
         elif self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def _exists(self) -> bool:
+        import psycopg
+
+        with psycopg.connect(f"{PG_ADMIN_URL}/postgres", autocommit=True) as connection:
+            return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.name,)).fetchone() is not None
 
     @staticmethod
     def _admin(sql: str):

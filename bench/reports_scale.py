@@ -4,6 +4,9 @@
     .venv/bin/python bench/reports_scale.py                 # PostgreSQL (COPY), ~2-3 minutes
     .venv/bin/python bench/reports_scale.py --db sqlite     # SQLite (executemany)
     .venv/bin/python bench/reports_scale.py --members 10000 --purchases 100000   # quicker
+    .venv/bin/python bench/reports_scale.py --keep-db bench_big ...   # load once, keep the database
+    .venv/bin/python bench/reports_scale.py --reuse-db bench_big      # time the reports on it again
+                                        # (after `flask db upgrade`: a new migration runs on the big data)
 
 A throwaway database (PostgreSQL `bench_<random>`, dropped afterwards; SQLite a temp file) gets
 the schema (`flask db upgrade`), the program and three tiers over the API, then members,
@@ -15,6 +18,7 @@ compared with one hand-written SQL query computing the same rows (its ceiling).
 """
 import argparse
 import collections
+import json
 import os
 import random
 import statistics
@@ -182,10 +186,26 @@ def main():
     parser.add_argument("--purchases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per report")
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--reports", nargs="*", help="only these (repurchase-by-tier, cohorts, points, at-risk)")
+    parser.add_argument("--save", metavar="PATH", help="write the reports' bodies to this JSON file")
+    parser.add_argument("--keep-db", metavar="NAME", help="PostgreSQL: load into this database and keep it")
+    parser.add_argument("--reuse-db", metavar="NAME",
+                        help="PostgreSQL: a database kept by --keep-db: upgrade its schema (timed), load nothing")
     args = parser.parse_args()
 
-    with Database(args.db) as db:
+    with Database(args.db, name=args.reuse_db or args.keep_db, keep=bool(args.reuse_db or args.keep_db)) as db:
+        if args.reuse_db and not db.existed:
+            raise SystemExit(f"no database {args.reuse_db}")
+        started = time.time()
         app, client, auth = in_process_app(db)
+        log(f"[db] schema upgraded (and an admin key made) in {time.time() - started:.1f} s")
+        if args.reuse_db:
+            with db.connect() as connection:
+                tier_ids = dict(connection.execute("SELECT key, id FROM tiers").fetchall())
+                args.members, args.purchases = (connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                                                for table in ("members", "purchases"))
+            run_reports(args, db, client, auth, tier_ids)
+            return
 
         def call(method, path, body=None):
             response = client.open(path, method=method, json=body, headers=auth)
@@ -203,44 +223,51 @@ def main():
         counts = load(db, generate(args.members, args.purchases, tier_ids, args.seed))
         log(f"[load] {counts[0]} members, {counts[1]} purchases, {counts[2]} ledger entries, "
             f"{counts[3]} tier history rows: generated and loaded (+ANALYZE) in {time.time() - started:.0f} s")
+        run_reports(args, db, client, auth, tier_ids)
 
-        to_day = NOW.date() - timedelta(days=30)
-        from_day = to_day - timedelta(days=365)
-        period = f"from={from_day}&to={to_day}"
-        endpoints = [("repurchase-by-tier", f"/v1/reports/repurchase-by-tier?{period}&window_days=90"),
-                     ("cohorts", f"/v1/reports/cohorts?{period}"),
-                     ("points", f"/v1/reports/points?{period}"),
-                     ("at-risk (first page of 20)", "/v1/reports/at-risk?limit=20"),
-                     ("at-risk (page of 100)", "/v1/reports/at-risk?limit=100")]
-        timings, bodies = {}, {}
-        for name, path in endpoints:
-            runs = []
+
+def run_reports(args, db: Database, client, auth, tier_ids: dict):
+    to_day = NOW.date() - timedelta(days=30)
+    from_day = to_day - timedelta(days=365)
+    period = f"from={from_day}&to={to_day}"
+    endpoints = [("repurchase-by-tier", f"/v1/reports/repurchase-by-tier?{period}&window_days=90"),
+                 ("cohorts", f"/v1/reports/cohorts?{period}"),
+                 ("points", f"/v1/reports/points?{period}"),
+                 ("at-risk (first page of 20)", "/v1/reports/at-risk?limit=20"),
+                 ("at-risk (page of 100)", "/v1/reports/at-risk?limit=100")]
+    if args.reports:
+        endpoints = [(name, path) for name, path in endpoints if name.split(" ")[0] in args.reports]
+    timings, bodies = {}, {}
+    for name, path in endpoints:
+        runs = []
+        for _ in range(args.repeat):
+            begun = time.perf_counter()
+            response = client.get(path, headers=auth)
+            runs.append(time.perf_counter() - begun)
+            if response.status_code != 200:
+                runs = f"HTTP {response.status_code}: {response.get_data(as_text=True)[:200]}"
+                break
+        timings[name] = runs
+        bodies[name] = response.get_json() if response.status_code == 200 else None
+        log(f"[report] {name}: {runs if isinstance(runs, str) else ', '.join(f'{r:.2f} s' for r in runs)}")
+
+    if args.save:
+        Path(args.save).write_text(json.dumps(bodies, indent=1))
+    ceiling = None
+    if db.kind == "postgresql" and "repurchase-by-tier" in timings:
+        from datetime import time as dtime
+        params = {"start": datetime.combine(from_day, dtime(0), tzinfo=timezone.utc),
+                  "end": datetime.combine(to_day, dtime(0), tzinfo=timezone.utc),
+                  "entry": tier_ids["bronze"], "window": 90,
+                  "mature_before": datetime.now(timezone.utc) - timedelta(days=90)}
+        runs = []
+        with db.connect() as connection:
             for _ in range(args.repeat):
                 begun = time.perf_counter()
-                response = client.get(path, headers=auth)
+                rows = connection.execute(CEILING_SQL, params).fetchall()
                 runs.append(time.perf_counter() - begun)
-                if response.status_code != 200:
-                    runs = f"HTTP {response.status_code}: {response.get_data(as_text=True)[:200]}"
-                    break
-            timings[name] = runs
-            bodies[name] = response.get_json() if response.status_code == 200 else None
-            log(f"[report] {name}: {runs if isinstance(runs, str) else ', '.join(f'{r:.2f} s' for r in runs)}")
-
-        ceiling = None
-        if db.kind == "postgresql":
-            from datetime import time as dtime
-            params = {"start": datetime.combine(from_day, dtime(0), tzinfo=timezone.utc),
-                      "end": datetime.combine(to_day, dtime(0), tzinfo=timezone.utc),
-                      "entry": tier_ids["bronze"], "window": 90,
-                      "mature_before": datetime.now(timezone.utc) - timedelta(days=90)}
-            runs = []
-            with db.connect() as connection:
-                for _ in range(args.repeat):
-                    begun = time.perf_counter()
-                    rows = connection.execute(CEILING_SQL, params).fetchall()
-                    runs.append(time.perf_counter() - begun)
-            ceiling = (runs, rows)
-            log(f"[report] hand-written repurchase-by-tier SQL: {', '.join(f'{r:.2f} s' for r in runs)}")
+        ceiling = (runs, rows)
+        log(f"[report] hand-written repurchase-by-tier SQL: {', '.join(f'{r:.2f} s' for r in runs)}")
 
     info = machine()
     print(f"Reports at scale, {db.kind}: {args.members} members, {args.purchases} purchases "

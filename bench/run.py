@@ -21,6 +21,7 @@ ratio being the median of the ratios of the same round (on a shared machine the 
 drift by tens of percent between minutes).
 """
 import argparse
+import contextlib
 import glob
 import json
 import random
@@ -218,15 +219,23 @@ class Bench:
         minutes apart: on a shared machine the speed drifts by tens of percent within minutes. Even
         rounds run the sequence backwards, so a drift in one direction favours neither side.
         """
+        in_transaction_env = {**env, "READS_WITHOUT_TRANSACTION": "0"}
         with Server("bench.bare_app:app", env, health_path="/hello", **gunicorn) as bare, \
-                Server("wsgi:app", env, **gunicorn) as server:
+                Server("wsgi:app", env, **gunicorn) as server, \
+                (Server("wsgi:app", in_transaction_env, **gunicorn) if self.args.compare_reads
+                 else contextlib.nullcontext()) as reads_in_transaction:
             rss_start = max(server.worker_rss_mb())
             project = dict(key=admin, members_file=members_file)
+            # The project's read with READS_WITHOUT_TRANSACTION=0 beside its read by default: what
+            # running a GET without BEGIN/ROLLBACK buys (issue 17: kept only if it earns >= 10%).
+            compared = [lambda: self.measure(kind, "project read in a transaction", reads_in_transaction, "read",
+                                             ceiling="bare read", **project)] if self.args.compare_reads else []
             steps = [
                 lambda: self.measure(kind, "bare hello", bare, "hello"),
                 lambda: self.measure(kind, "bare read", bare, "bare_read", ceiling="bare hello",
                                      members_file=members_file),
                 lambda: self.measure(kind, "project read", server, "read", ceiling="bare read", **project),
+                *compared,
                 lambda: self.pgbench_row(kind, db, len(member_ids)),
                 lambda: self.measure(kind, "bare earn", bare, "bare_earn",
                                      ceiling="pgbench earn" if kind == "postgresql" else "bare hello",
@@ -385,6 +394,9 @@ class Bench:
                   self.ratios(by, (kind, "project read"), (kind, "bare read")), 0.7)
             check("webhook ingest >= 50% of project earn",
                   self.ratios(by, (kind, "project webhook"), (kind, "project earn")), 0.5)
+            if (kind, "project read in a transaction") in by:
+                check("reads without a transaction >= 110% of reads in one (issue 17)",
+                      self.ratios(by, (kind, "project read"), (kind, "project read in a transaction")), 1.1)
             rss = max(row["rss_mb"] for (db, name), rounds in by.items() for row in rounds.values()
                       if db == kind and name.startswith("project") and row.get("rss_mb"))
             out.append(f"- {'MET    ' if rss < 120 else 'NOT MET'} worker memory < 120 MB: max {rss:.0f} MB")
@@ -401,6 +413,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--members", type=int, default=500, help="members seeded (funded to redeem)")
+    parser.add_argument("--compare-reads", action="store_true",
+                        help="also measure the project's read with READS_WITHOUT_TRANSACTION=0, next to the default")
     parser.add_argument("--rounds", type=int, default=4,
                         help="measure ceiling and project this many times, every other round in reverse order; "
                              "report medians (the machine is noisy)")

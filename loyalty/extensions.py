@@ -1,6 +1,5 @@
 """Extension singletons, created unbound and attached in create_app."""
 import functools
-from contextvars import ContextVar
 
 from flask import current_app
 from flask_limiter import Limiter
@@ -75,19 +74,19 @@ def _configure_sqlite(dbapi_connection, connection_record):
 # SQLite transactions: who takes the write lock, and when.
 #
 # SQLite ignores SELECT ... FOR UPDATE, and a deferred transaction that reads and then writes fails
-# at once (SQLITE_BUSY) when another writer committed in between. So a transaction that may write
-# starts with BEGIN IMMEDIATE: it takes the database's single write lock up front, waits for it
-# (busy_timeout), and then check-then-write is safe. A request that only reads (GET, HEAD: the API
-# sets `sqlite_reader` before it, loyalty/api/__init__.py) starts with a plain BEGIN instead: in WAL mode it reads a
-# snapshot beside the writer and never waits for it, which is what a reader expects (its answer is
-# as of its first statement). PostgreSQL takes its row locks per statement and needs none of this.
-sqlite_reader: ContextVar[bool] = ContextVar("sqlite_reader", default=False)
+# at once (SQLITE_BUSY) when another writer committed in between. So a transaction starts with
+# BEGIN IMMEDIATE: it takes the database's single write lock up front, waits for it (busy_timeout),
+# and then check-then-write is safe. A GET or HEAD runs in autocommit instead (no transaction:
+# loyalty/__init__.py, reads_without_transaction): each statement reads the latest commit in WAL
+# mode beside the writer and never waits for it. PostgreSQL takes its row locks per statement and
+# needs none of this.
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection):
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN" if sqlite_reader.get() else "BEGIN IMMEDIATE")
+    if connection.dialect.name == "sqlite" and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def insert_unless_exists(model, values: dict, unique_columns: list[str]) -> bool:

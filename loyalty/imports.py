@@ -286,6 +286,7 @@ def _replay_members(by_member: dict[str, list[_Row]], owners: dict, actor: Actor
     tiers.add_history(history)
     outbox.record_many("member.tier_changed", [upgrade.pop("event") for upgrade in history])
     _evaluate_upgraded([member_id for member_id, columns in changed.items() if columns["tier_reached_at"]])
+    at_risk.refresh(list(changed))  # their rows are locked (_lock_owners)
     return len(new_purchases)
 
 

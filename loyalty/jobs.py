@@ -11,6 +11,7 @@ from loyalty import birthdays, clock, expiry, idempotency, members, purchases, r
 from loyalty.extensions import db
 from loyalty.models import Member, Purchase, Redemption
 from loyalty.outbound import deliveries as webhook_deliveries, notices
+from loyalty.reports import at_risk
 
 BATCH = 500
 
@@ -113,6 +114,17 @@ def warn_expiring_points(now, batch_done=_nothing):
     return f"{warned} points.expiring events recorded"
 
 
+def refresh_at_risk_summaries(now, batch_done=_nothing):
+    refreshed = 0
+    while True:
+        member_ids = at_risk.lock_stale(BATCH)
+        at_risk.refresh(member_ids)
+        refreshed += len(member_ids)
+        batch_done()
+        if len(member_ids) < BATCH:
+            return f"{refreshed} at-risk summaries worked out again"
+
+
 def warn_members_at_risk(now, batch_done=_nothing):
     if not notices.subscribed(notices.AT_RISK):
         return "no endpoint receives member.at_risk"
@@ -133,6 +145,7 @@ JOBS = [
     ("birthday bonuses", pay_birthday_bonuses),
     ("tier changes", reevaluate_tier_config),
     ("tier evaluation", evaluate_tiers),
+    ("at-risk summaries", refresh_at_risk_summaries),
     ("at-risk notices", warn_members_at_risk),
 ]
 

@@ -154,14 +154,15 @@ def _record_and_credit(member: Member, values: dict, actor: Actor) -> Purchase |
 
 
 def _member_moments(member: Member, occurred_at: datetime) -> dict:
-    """The member columns a new purchase moves: the latest purchase, and when the member may next
-    be at risk (a new latest purchase starts a new quiet spell; an earlier one may shorten the gaps)."""
+    """The member columns a new purchase moves: the latest purchase, when the member may next be at
+    risk (a new latest purchase starts a new quiet spell; an earlier one may shorten the gaps), and
+    their at-risk summary marked stale (run-jobs works it out again: nothing more for an earn)."""
     soonest = at_risk.soonest_at_risk(occurred_at)
     if member.last_purchase_at is None or occurred_at > member.last_purchase_at:
-        return {"last_purchase_at": occurred_at, "at_risk_at": soonest}
+        return {"last_purchase_at": occurred_at, "at_risk_at": soonest, "at_risk_stale": True}
     if member.at_risk_at is None or soonest < member.at_risk_at:
-        return {"at_risk_at": soonest}
-    return {}
+        return {"at_risk_at": soonest, "at_risk_stale": True}
+    return {"at_risk_stale": True}
 
 
 def _vests_later(vests_at: datetime | None) -> bool:
@@ -241,10 +242,12 @@ def settle_points(purchase: Purchase, actor: Actor, *, reason: str) -> None:
     # The member is locked before its balance moves: taking FOR UPDATE after our own balance
     # UPDATE would upgrade the row lock, which deadlocks with a concurrent posting queued on it.
     member = ledger.lock_member(purchase.member_id)
-    # Whether it still qualifies may change the gaps between purchases: look again at the next run.
+    # Whether it still qualifies may change the gaps between purchases: look again at the next run,
+    # and work the at-risk summary out again.
     now = clock.now()
     if member.at_risk_at is None or member.at_risk_at > now:
         member.at_risk_at = now
+    member.at_risk_stale = True
     net = purchase.net_amount
     target = earning.earned_points(net, purchase.currency, purchase.earn_rate,
                                    purchase.tier_multiplier, purchase.campaign_multiplier)

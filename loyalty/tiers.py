@@ -52,7 +52,10 @@ def tier_for(points: int, tiers: list[Tier]) -> Tier | None:
     return reached[-1] if reached else None
 
 
-def _window_points(member_id, since, until):
+def window_points(member_id, since, until):
+    """A SELECT of the member's qualifying points of purchases with occurred_at in (since, until].
+    Over every purchase: one that no longer qualifies (net amount 0) has qualifying_points 0
+    (purchases.settle_points), so the index ix_purchases_member_window alone answers."""
     # On the table, not the mapped class: a Core statement that carries it stays a Core statement.
     purchases = Purchase.__table__
     return (select(func.coalesce(func.sum(purchases.c.qualifying_points), 0))
@@ -63,11 +66,11 @@ def _window_points(member_id, since, until):
 def qualifying_points_at(member_id: str, moment: datetime, window_days: int) -> int:
     """Qualifying points (net of refunds) of purchases in (moment - window, moment]."""
     return db.session.execute(
-        _window_points(member_id, moment - timedelta(days=window_days), moment)).scalar_one()
+        window_points(member_id, moment - timedelta(days=window_days), moment)).scalar_one()
 
 
 # qualifying_points_at(now) as a column of a member query, with the parameters of window_now().
-QUALIFYING_POINTS_NOW = _window_points(
+QUALIFYING_POINTS_NOW = window_points(
     Member.__table__.c.id, bindparam("window_start"), bindparam("window_end")).scalar_subquery()
 
 

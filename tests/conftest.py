@@ -17,9 +17,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from flask import has_request_context, request
 from flask.globals import app_ctx
 from flask_migrate import upgrade
+from sqlalchemy import event as sa_event
 from sqlalchemy import orm, text
+from sqlalchemy.engine import Engine
 
 from loyalty import auth, clock, create_app, purchases
 from loyalty.actors import SYSTEM
@@ -55,6 +58,9 @@ def app():
         "STRIPE_WEBHOOK_SECRETS": ["whsec_test_secret"],
         "RATELIMIT_ENABLED": False,
         "CREDENTIAL_CACHE_SECONDS": 0,  # revocation is tested: every request looks its credential up
+        # Each test's requests stay in its outer transaction (below), reads included; apps of their
+        # own (live servers, test_read_transactions.py) read in autocommit as in production.
+        "READS_WITHOUT_TRANSACTION": False,
     })
     with app.app_context():
         reset_schema()
@@ -92,6 +98,27 @@ def _transaction(app):
             db.session = APP_SESSION
             outer.rollback()
             connection.close()
+
+
+# In production a GET or HEAD runs in autocommit (loyalty.reads_without_transaction): anything it
+# wrote would commit at once. Every test checks that its reads wrote only what may stand alone.
+WRITES_A_READ_MAY_MAKE = ("INSERT INTO program ", "UPDATE api_keys SET last_used_at")
+_writes_in_reads: list[str] = []
+
+
+@sa_event.listens_for(Engine, "before_cursor_execute")
+def _note_writes_in_reads(connection, cursor, statement, parameters, context, executemany):
+    if (has_request_context() and request.method in ("GET", "HEAD")
+            and statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+            and not statement.startswith(WRITES_A_READ_MAY_MAKE)):
+        _writes_in_reads.append(f"{request.method} {request.path}: {statement[:120]}")
+
+
+@pytest.fixture(autouse=True)
+def _reads_write_nothing():
+    _writes_in_reads.clear()
+    yield
+    assert not _writes_in_reads, _writes_in_reads
 
 
 @pytest.fixture
@@ -473,6 +500,7 @@ def fragile_app():
         "TESTING": True,
         "RAISE_UNEXPECTED": False,
         "RATELIMIT_ENABLED": False,
+        "READS_WITHOUT_TRANSACTION": False,  # its requests run in the test's transaction, as the shared app's
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tempfile.mkdtemp(prefix='loyalty-fragile-')}/x.sqlite3",
     })
 
@@ -677,7 +705,8 @@ def limited_app(app):
         assert "RATELIMIT_DEFAULT" not in config, "a default limit outlives the test: use a subprocess"
         return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                            "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
-                           "LOGIN_RATE_LIMIT": "3/minute", **config})
+                           "LOGIN_RATE_LIMIT": "3/minute", **config,
+                           "READS_WITHOUT_TRANSACTION": False})  # in the test's transaction, as the shared app
     yield make
     create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                 "RATELIMIT_ENABLED": False})

@@ -6,11 +6,13 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from loyalty import birthdays, clock, expiry, settings
+from loyalty import birthdays, clock, expiry, purchases, settings
+from loyalty.actors import SYSTEM
 from loyalty.extensions import db
-from loyalty.models import Member
+from loyalty.models import Member, Purchase
 from loyalty.outbound import notices
 from loyalty.reports import at_risk
+from loyalty.reports.sql import EPOCH
 from tests.helpers import run_jobs, stamp
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
@@ -224,3 +226,84 @@ def test_notice_jobs_read_only_members_whose_moment_has_come(shop, webhook_endpo
     # A change of the expiry rules: every member holding points is looked at again.
     shop("PATCH", "/v1/program", {"expiry_days": DAYS - 50})
     assert sorted(expiring_due(NOW)) == sorted([soon, later])
+
+
+# -- the at-risk summary (members.last_qualifying_at, twice_median_gap_us, at_risk_from_us) -------
+
+def true_summary(member_id: str) -> tuple:
+    """The at-risk rule's inputs from the member's purchases, in plain Python (API.md, Rules: At
+    risk): the latest qualifying purchase, twice the median gap (None with one), and the first
+    moment (µs since 1970) the member is at risk; all None with no qualifying purchase."""
+    bought = sorted((p.occurred_at, p.id) for p in db.session.execute(select(Purchase).where(
+        Purchase.member_id == member_id)).scalars() if p.amount - p.refunded_amount - p.disputed_amount > 0)
+    if not bought:
+        return None, None, None
+    micros = [(moment - EPOCH) // timedelta(microseconds=1) for moment, _ in bought]
+    gaps = sorted(b - a for a, b in zip(micros, micros[1:]))
+    middle = len(gaps) // 2
+    twice = None if not gaps else (2 * gaps[middle] if len(gaps) % 2 else gaps[middle - 1] + gaps[middle])
+    day_us = 86_400_000_000
+    wait = 90 * day_us + 1 if twice is None else max(twice + 1, 30 * day_us)
+    return bought[-1][0], twice, micros[-1] + wait
+
+
+def stored_summary(member_id: str) -> tuple:
+    member = stored(member_id)
+    return member.last_qualifying_at, member.twice_median_gap_us, member.at_risk_from_us
+
+
+def test_every_writer_keeps_the_at_risk_summary_right_or_marks_it_stale(shop, app):
+    """After every purchase, refund, dispute and import each member's stored summary is either marked
+    stale or equal to what their purchases give; run-jobs and the importer's bulk path leave it
+    right and fresh."""
+    rng = random.Random(7)
+    member_ids = [shop("POST", "/v1/members", {"external_id": f"s-{n}"})["id"] for n in range(5)]
+    orders = []
+
+    def check(all_fresh=False):
+        for member_id in member_ids:
+            stale = stored(member_id).at_risk_stale
+            assert not (all_fresh and stale), member_id
+            if not stale:
+                assert stored_summary(member_id) == true_summary(member_id), member_id
+
+    def dispute():
+        order = rng.choice(orders)
+        with clock.frozen(NOW):
+            purchase = purchases.get_purchase(order["id"])
+            purchases.set_returned_amounts(purchase, actor=SYSTEM, reason="dispute",
+                                           disputed_amount=rng.choice([0, purchase.amount]))
+        db.session.commit()
+
+    for step in range(60):
+        moment = NOW - timedelta(days=rng.choice([rng.uniform(0, 400), rng.uniform(25, 35)]))
+        if orders and rng.random() < 0.15:
+            dispute()
+        else:
+            random_write(shop, rng, member_ids, orders, step, moment, full_refunds=True)
+        check()
+        if step % 20 == 19:
+            assert run_jobs(NOW)["at-risk summaries"].endswith("worked out again")
+            check(all_fresh=True)
+    assert any(stored_summary(member_id)[1] is not None for member_id in member_ids)
+
+    # An import: members with no purchases go through the bulk path (refreshed there), the others
+    # through the API's (marked stale).
+    rows = "external_id,order_id,amount,currency,occurred_at\n" + "".join(
+        f"{external_id},imp-{n},5000,usd,{stamp(NOW - timedelta(days=40 * n + 1))}\n"
+        for n, external_id in enumerate(["s-0", "new-a", "new-a", "new-a", "new-b", "new-b"]))
+    with clock.frozen(NOW):
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["loyalty", "import", "members", "-"],
+                             input="external_id\nnew-a\nnew-b\n").exit_code == 0
+        result = runner.invoke(args=["loyalty", "import", "purchases", "-"], input=rows)
+    assert result.exit_code == 0, result.output
+    new = [db.session.execute(select(Member.id).where(Member.external_id == external_id)).scalar_one()
+           for external_id in ("new-a", "new-b")]
+    assert [stored(member_id).at_risk_stale for member_id in new] == [False, False]
+    assert stored_summary(new[0])[1] == 2 * 40 * 86_400_000_000  # gaps 40, 40 days
+    member_ids += new
+    check()
+    assert stored(member_ids[0]).at_risk_stale
+    run_jobs(NOW)
+    check(all_fresh=True)

@@ -1,4 +1,4 @@
-"""Every request is one transaction on the one engine; on SQLite a read takes no write lock.
+"""A write is one transaction on the one engine; a read (GET, HEAD) runs without one.
 
 These need the app's own sessions: the other tests' sessions are bound to one connection held in
 an outer transaction, which keeps every request in that transaction.
@@ -9,15 +9,23 @@ from sqlalchemy import event, make_url
 
 from loyalty import auth, create_app
 from loyalty.extensions import db
+from loyalty.models import ApiKey
 from tests.helpers import ON_POSTGRES, TEST_DATABASE_URL
 from tests.live import fresh_database
 
 
+def _in_transaction(dbapi_connection) -> bool:
+    """Whether the driver holds an open transaction (psycopg's status, sqlite3's flag)."""
+    if isinstance(dbapi_connection, psycopg.Connection):
+        return dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    return dbapi_connection.in_transaction
+
+
 @pytest.fixture
 def own_sessions(app_sessions):
-    """(app, admin headers, transactions): an app on a new database with its own sessions, and a
-    list with one entry per transaction its engine begins: the BEGIN sent on SQLite, "begin" on
-    PostgreSQL (psycopg begins by itself)."""
+    """(app, admin headers, statements): an app on a new database with its own sessions, as in
+    production, and a list of (statement, whether the driver held a transaction when it ran),
+    the BEGIN sent on SQLite included."""
     with fresh_database(TEST_DATABASE_URL) as url:
         app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SQLALCHEMY_DATABASE_URI": url,
                           "CREDENTIAL_CACHE_SECONDS": 0})
@@ -27,11 +35,10 @@ def own_sessions(app_sessions):
                 _, plain = auth.create_api_key("test admin", "admin")
                 db.session.commit()
                 db.session.remove()
-                transactions = []
-                event.listen(db.engine, "begin", lambda connection: transactions.append("begin"))
-                event.listen(db.engine, "before_cursor_execute", lambda conn, cursor, statement, *args:
-                             statement.startswith("BEGIN") and transactions.append(statement))
-            yield app, {"Authorization": f"Bearer {plain}"}, transactions
+                statements = []
+                event.listen(db.engine, "after_cursor_execute", lambda conn, cursor, statement, *args:
+                             statements.append((statement.split()[0], _in_transaction(cursor.connection))))
+            yield app, {"Authorization": f"Bearer {plain}"}, statements
         finally:
             with app.app_context():
                 db.engine.dispose()
@@ -45,32 +52,54 @@ def _requests(app, admin):
     return client, created.get_json()["id"]
 
 
-def test_a_read_and_a_write_are_each_one_transaction(own_sessions):
-    app, admin, transactions = own_sessions
+def test_a_read_runs_without_a_transaction_and_a_write_in_one(own_sessions):
+    app, admin, statements = own_sessions
     client, member_id = _requests(app, admin)
-    transactions.clear()
+    statements.clear()
     read = client.get(f"/v1/members/{member_id}", headers=admin)
     assert read.status_code == 200, read.get_json()
     assert read.get_json()["external_id"] == "c-1"
-    assert transactions.count("begin") == 1  # the credential and the member, in one transaction
+    assert statements == [("SELECT", False), ("SELECT", False)]  # the credential, the member: no BEGIN
 
-    transactions.clear()
+    statements.clear()
     changed = client.patch(f"/v1/members/{member_id}", json={"name": "Ada"}, headers=admin)
     assert changed.status_code == 200, changed.get_json()
-    assert transactions.count("begin") == 1
+    assert all(held for _, held in statements), statements
+    # SQLite: the write lock first, so that check-then-write is safe (extensions._begin_sqlite)
+    assert [verb for verb, _ in statements if verb == "BEGIN"] == ([] if ON_POSTGRES else ["BEGIN"])
+    assert client.get(f"/v1/members/{member_id}", headers=admin).get_json()["name"] == "Ada"
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's write lock")
-def test_on_sqlite_a_read_begins_without_the_write_lock_and_a_write_with_it(own_sessions):
-    app, admin, transactions = own_sessions
-    client, member_id = _requests(app, admin)
-    transactions.clear()
-    assert client.get(f"/v1/members/{member_id}", headers=admin).status_code == 200
-    assert [sql for sql in transactions if sql != "begin"] == ["BEGIN"]
+def test_a_read_still_records_its_key_use_in_a_transaction_of_its_own(own_sessions):
+    app, admin, statements = own_sessions
+    client = app.test_client()
+    assert client.get("/v1/program", headers=admin).status_code == 200
+    recorded = [held for verb, held in statements if verb == "UPDATE"]
+    assert recorded == [True]
+    with app.app_context():
+        assert db.session.query(ApiKey).one().last_used_at is not None
+        db.session.remove()
 
-    transactions.clear()
-    assert client.patch(f"/v1/members/{member_id}", json={"name": "Ada"}, headers=admin).status_code == 200
-    assert [sql for sql in transactions if sql != "begin"] == ["BEGIN IMMEDIATE"]
+
+def test_reads_in_transactions_when_switched_off(app_sessions):
+    with fresh_database(TEST_DATABASE_URL) as url:
+        app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SQLALCHEMY_DATABASE_URI": url,
+                          "READS_WITHOUT_TRANSACTION": False})
+        try:
+            with app.app_context():
+                db.create_all()
+                _, plain = auth.create_api_key("test admin", "admin")
+                db.session.commit()
+                db.session.remove()
+                held = []
+                event.listen(db.engine, "after_cursor_execute", lambda conn, cursor, *args:
+                             held.append(_in_transaction(cursor.connection)))
+            answer = app.test_client().get("/v1/members/mem_none", headers={"Authorization": f"Bearer {plain}"})
+            assert answer.status_code == 404
+            assert held and all(held), held
+        finally:
+            with app.app_context():
+                db.engine.dispose()
 
 
 def _cut_connections(database_url: str) -> None:

@@ -310,11 +310,12 @@ def _ledger_movements(rng, enrolled, moment):
 
 
 def _dispute_some(rng):
-    """A dispute holds back money like a refund: some purchases stop qualifying, with no ledger trace."""
+    """A dispute holds back money like a refund: some purchases stop qualifying (and, as
+    purchases.settle_points leaves them, have no qualifying points), with no ledger trace."""
     ids = db.session.execute(select(Purchase.id).order_by(Purchase.id)).scalars().all()
     for purchase_id in rng.sample(ids, 25):
         db.session.execute(update(Purchase).where(Purchase.id == purchase_id)
-                           .values(disputed_amount=Purchase.amount - Purchase.refunded_amount))
+                           .values(disputed_amount=Purchase.amount - Purchase.refunded_amount, qualifying_points=0))
 
 
 def _close_some(rng, enrolled):
@@ -357,6 +358,32 @@ def test_every_report_matches_the_reference_on_generated_data(client, admin, pro
         assert all_at_risk(client, admin, now, limit=37) == at_risk
         seen["at risk"] += len(at_risk)
     assert all(seen[label] > 0 for label in ("bronze", "silver", "gold", "none", "immature", "repurchasers", "at risk"))
+    assert_at_risk_read_from_summaries_matches(client, admin, reference)
+
+
+def assert_at_risk_read_from_summaries_matches(client, admin, reference):
+    """Above, every member's at-risk summary was stale (written by purchases since run-jobs): the
+    report worked each out from their purchases. Refreshed, it reads them from the members' rows,
+    but for members with a purchase after `now` (at day 520); after a few more writes, a mix."""
+    member_ids = db.session.execute(select(Member.id)).scalars().all()
+    with clock.frozen(END):
+        jobs.refresh_at_risk_summaries(END)
+    assert not any(db.session.execute(select(Member.at_risk_stale)).scalars())
+    for now in (END, day(520) + timedelta(hours=7, microseconds=3)):
+        assert all_at_risk(client, admin, now, limit=37) == reference.at_risk(now)
+    assert db.session.execute(select(Member.id).where(Member.at_risk_from_us.is_not(None))).first()
+    rng = random.Random(5)
+    active = db.session.execute(select(Member.id).where(Member.status == "active")).scalars().all()
+    for member_id in rng.sample(active, 40):
+        purchase = factories.purchase(db.session.get(Member, member_id), rng.randint(100, 5000),
+                                      END - timedelta(days=rng.uniform(0, 300)))
+        if rng.random() < 0.3:
+            factories.refund(purchase.id, purchase.amount, END)
+    db.session.commit()
+    reference = Reference()
+    assert 0 < len(db.session.execute(select(Member.id).where(Member.at_risk_stale)).all()) < len(member_ids)
+    for now in (END, day(520) + timedelta(hours=7, microseconds=3), END + timedelta(days=200)):
+        assert all_at_risk(client, admin, now, limit=37) == reference.at_risk(now)
 
 
 def test_generated_data_tells_the_story_the_reports_are_for(client, admin, program):

@@ -261,7 +261,7 @@ def test_the_tier_window_sum_is_read_from_the_index_alone(app):
     from loyalty.extensions import db
 
     moment = datetime(2026, 6, 1, tzinfo=timezone.utc)
-    window = tiers._window_points("mem_x", moment - timedelta(days=365), moment)
+    window = tiers.window_points("mem_x", moment - timedelta(days=365), moment)
     sql = str(window.compile(db.engine, compile_kwargs={"literal_binds": True}))
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL enable_seqscan = off"))

@@ -1,5 +1,4 @@
 """The HTTP API: every resource blueprint, registered in one list."""
-from flask import g, request
 from flask_smorest import Api
 
 from loyalty.api import (campaigns, health, me, member_story, members, outbound_webhooks, payment_events, program,
@@ -7,7 +6,6 @@ from loyalty.api import (campaigns, health, me, member_story, members, outbound_
 from loyalty.api.descriptions import describe_by_name
 from loyalty.api.errors import ErrorSchema
 from loyalty.api.parsing import ApiRequest, StrictJSONProvider
-from loyalty.extensions import sqlite_reader
 from loyalty.outbound import events
 
 BLUEPRINTS = [health.blp, program.blp, members.blp, purchases.blp, tiers.blp, rewards.blp, redemptions.blp,
@@ -37,9 +35,6 @@ def init_api(app) -> LoyaltyApi:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_event_shapes()
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # only SQLite has a database-wide write lock
-        app.before_request(_mark_reads)
-        app.teardown_request(_unmark_reads)
     return api
 
 
@@ -53,15 +48,3 @@ def register_event_shapes() -> None:
 
 # The API's own blueprints (not /openapi.json, /docs or the pages).
 RESOURCE_BLUEPRINTS = {blueprint.name for blueprint in BLUEPRINTS}
-
-
-def _mark_reads():
-    """A GET or HEAD only reads: on SQLite its transaction takes no write lock (extensions.sqlite_reader)."""
-    if request.method in ("GET", "HEAD"):
-        g.sqlite_reader = sqlite_reader.set(True)
-
-
-def _unmark_reads(error=None):
-    token = g.pop("sqlite_reader", None)
-    if token is not None:
-        sqlite_reader.reset(token)

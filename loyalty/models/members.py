@@ -3,7 +3,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from loyalty.extensions import db
@@ -73,6 +74,16 @@ class Member(db.Model):
     # latest qualifying purchase. Set by every purchase, refund and dispute; null once warned of
     # the quiet spell (a new purchase starts another).
     at_risk_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # What the at-risk rule needs of the member's qualifying purchases (all of them, whenever dated),
+    # kept by loyalty.reports.at_risk.refresh (run-jobs, imports, the migration that added them):
+    # the latest one, twice the median gap between them (null with one), and the moment, in
+    # microseconds since 1970, from which the member counts as at risk (null with none). A
+    # purchase, refund or dispute marks them stale instead of working them out (nothing more for an
+    # earn to do); the report works out stale members from their purchases until run-jobs refreshes them.
+    last_qualifying_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    twice_median_gap_us: Mapped[int | None] = mapped_column(BigInteger)
+    at_risk_from_us: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    at_risk_stale: Mapped[bool] = mapped_column(default=False, server_default=false())  # a row made in SQL too
 
     tier = relationship("Tier", lazy="joined")
 
@@ -89,6 +100,10 @@ NEVER_BOUGHT = text("points_balance > 0 AND last_purchase_at IS NULL")
 Index("ix_members_holding_last_purchase", Member.last_purchase_at, postgresql_where=HOLDING, sqlite_where=HOLDING)
 Index("ix_members_holding_never_bought", Member.enrolled_at, postgresql_where=NEVER_BOUGHT,
       sqlite_where=NEVER_BOUGHT)
+# Members whose at-risk summary awaits a refresh (few: those who bought since run-jobs last ran).
+# (Each database's own spelling of `WHERE at_risk_stale`, as SQLAlchemy writes it in a query.)
+Index("ix_members_at_risk_stale", Member.id, postgresql_where=text("at_risk_stale"),
+      sqlite_where=text("at_risk_stale = 1"))
 
 
 class Purchase(db.Model):

@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import String, and_, case, literal, or_, select
+from sqlalchemy import String, and_, case, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from loyalty.extensions import db
 from loyalty.models import Tier, TierChange
@@ -18,37 +19,44 @@ NO_TIER = "none"
 EVERY_TIER = "all"
 
 
-def change_in_force(member_id, moment, caused_by_purchase=None):
-    """The id of the last tier change in force at `moment` (a correlated subquery; NULL if none).
+def _in_force(changes, member_id, moment, caused_by_purchase=None):
+    """The join condition of a row to its member's tier changes in force at `moment`.
 
     With `caused_by_purchase`, a change at that very moment caused by that purchase is left out
     (the repurchase report counts a member under the tier held before p1 itself counted).
     `enrolled` rows stand for the entry tier, which is the default anyway.
     """
-    at_moment = TierChange.effective_at == moment
+    at_moment = changes.effective_at == moment
     if caused_by_purchase is not None:
-        at_moment = and_(at_moment, or_(TierChange.purchase_id.is_(None), TierChange.purchase_id != caused_by_purchase))
-    return (
-        select(TierChange.id)
-        .where(TierChange.member_id == member_id, TierChange.reason != "enrolled",
-               or_(TierChange.effective_at < moment, at_moment))
-        .order_by(TierChange.effective_at.desc(), TierChange.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+        at_moment = and_(at_moment, or_(changes.purchase_id.is_(None), changes.purchase_id != caused_by_purchase))
+    return and_(changes.member_id == member_id, changes.reason != "enrolled",
+                or_(changes.effective_at < moment, at_moment))
 
 
 def with_tier_held(rows, member_id: str, moment: str, caused_by_purchase: str | None = None):
-    """`rows` (a subquery) with a `tier_id` column: the tier its member held at its `moment` column."""
+    """`rows` (a subquery) with a `tier_id` column: the tier its member held at its `moment` column
+    (the latest change in force then, by effective_at then id; the entry tier with none).
+
+    Set-based: the rows are joined to their members' changes in force, the latest ranked first per
+    row and joined back. (A look-up per row, a correlated subquery, cost about a microsecond a row
+    twice over on PostgreSQL: 7 of the repurchase report's 16 seconds on 10 million purchases.)
+    The rows are a CTE, read twice: PostgreSQL works them out once.
+    """
     entry = entry_tier()
-    change = change_in_force(rows.c[member_id], rows.c[moment],
-                             rows.c[caused_by_purchase] if caused_by_purchase else None)
-    with_change = select(rows, change.label("change_id")).subquery("with_change")
-    held = case((with_change.c.change_id.is_(None), literal(entry.id if entry else None, String)),
-                else_=TierChange.tier_id)
-    return (select(*[column for column in with_change.c if column.key != "change_id"], held.label("tier_id"))
-            .select_from(with_change)
-            .outerjoin(TierChange, TierChange.id == with_change.c.change_id))
+    rows = select(rows).cte()
+    keys = [rows.c[member_id], rows.c[moment], *([rows.c[caused_by_purchase]] if caused_by_purchase else [])]
+    changes = aliased(TierChange)
+    ranked = (
+        select(*keys, changes.tier_id.label("held_tier_id"),
+               func.row_number().over(partition_by=keys, order_by=(changes.effective_at.desc(), changes.id.desc()))
+               .label("latest"))
+        .join_from(rows, changes, _in_force(changes, *keys))
+        .subquery("changes_in_force")
+    )
+    latest = and_(*(ranked.c[key.key] == key for key in keys), ranked.c.latest == 1)
+    held = case((ranked.c.latest.is_(None), literal(entry.id if entry else None, String)),
+                else_=ranked.c.held_tier_id)
+    return select(*rows.c, held.label("tier_id")).select_from(rows).outerjoin(ranked, latest)
 
 
 @dataclass

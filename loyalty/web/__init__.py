@@ -24,3 +24,10 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(console.bp)
     app.register_blueprint(card.bp)
     register_unrouted(app, [console.bp, card.bp], otherwise=api_error)
+
+
+def page_blueprints() -> set[str]:
+    """The names of the blueprints that serve pages (their GETs read the database)."""
+    from loyalty.web import card, console
+
+    return {console.bp.name, card.bp.name}
