@@ -185,14 +185,7 @@ def test_every_writer_keeps_the_notice_moments_no_later_than_what_they_stand_for
     rows = "external_id,order_id,amount,currency,occurred_at\n" + "".join(
         f"{external_id},imp-{n},5000,usd,{stamp(NOW - timedelta(days=170 + n))}\n"
         for n, external_id in enumerate(["n-0", "n-1", "new-a", "new-b"]))
-    with clock.frozen(NOW):
-        runner = app.test_cli_runner()
-        assert runner.invoke(args=["loyalty", "import", "members", "-"],
-                             input="external_id\nnew-a\nnew-b\n").exit_code == 0
-        result = runner.invoke(args=["loyalty", "import", "purchases", "-"], input=rows)
-    assert result.exit_code == 0, result.output
-    member_ids += [db.session.execute(select(Member.id).where(Member.external_id == external_id)).scalar_one()
-                   for external_id in ("new-a", "new-b")]
+    member_ids += _import_new_a_and_b(app, rows)
     check()
 
 
@@ -292,14 +285,7 @@ def test_every_writer_keeps_the_at_risk_summary_right_or_marks_it_stale(shop, ap
     rows = "external_id,order_id,amount,currency,occurred_at\n" + "".join(
         f"{external_id},imp-{n},5000,usd,{stamp(NOW - timedelta(days=40 * n + 1))}\n"
         for n, external_id in enumerate(["s-0", "new-a", "new-a", "new-a", "new-b", "new-b"]))
-    with clock.frozen(NOW):
-        runner = app.test_cli_runner()
-        assert runner.invoke(args=["loyalty", "import", "members", "-"],
-                             input="external_id\nnew-a\nnew-b\n").exit_code == 0
-        result = runner.invoke(args=["loyalty", "import", "purchases", "-"], input=rows)
-    assert result.exit_code == 0, result.output
-    new = [db.session.execute(select(Member.id).where(Member.external_id == external_id)).scalar_one()
-           for external_id in ("new-a", "new-b")]
+    new = _import_new_a_and_b(app, rows)
     assert [stored(member_id).at_risk_stale for member_id in new] == [False, False]
     assert stored_summary(new[0])[1] == 2 * 40 * 86_400_000_000  # gaps 40, 40 days
     member_ids += new
@@ -307,3 +293,15 @@ def test_every_writer_keeps_the_at_risk_summary_right_or_marks_it_stale(shop, ap
     assert stored(member_ids[0]).at_risk_stale
     run_jobs(NOW)
     check(all_fresh=True)
+
+
+def _import_new_a_and_b(app, purchase_rows: str) -> list[str]:
+    """Import the members new-a and new-b, then `purchase_rows` (CSV), at NOW; their ids."""
+    with clock.frozen(NOW):
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["loyalty", "import", "members", "-"],
+                             input="external_id\nnew-a\nnew-b\n").exit_code == 0
+        result = runner.invoke(args=["loyalty", "import", "purchases", "-"], input=purchase_rows)
+    assert result.exit_code == 0, result.output
+    return [db.session.execute(select(Member.id).where(Member.external_id == external_id)).scalar_one()
+            for external_id in ("new-a", "new-b")]

@@ -3,6 +3,8 @@
 These need the app's own sessions: the other tests' sessions are bound to one connection held in
 an outer transaction, which keeps every request in that transaction.
 """
+from contextlib import contextmanager
+
 import psycopg
 import pytest
 from sqlalchemy import event, make_url
@@ -21,27 +23,39 @@ def _in_transaction(dbapi_connection) -> bool:
     return dbapi_connection.in_transaction
 
 
-@pytest.fixture
-def own_sessions(app_sessions):
-    """(app, admin headers, statements): an app on a new database with its own sessions, as in
-    production, and a list of (statement, whether the driver held a transaction when it ran),
-    the BEGIN sent on SQLite included."""
+@contextmanager
+def _own_app(**config):
+    """(app, admin headers): an app on a new database with its own sessions, as in production."""
     with fresh_database(TEST_DATABASE_URL) as url:
         app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SQLALCHEMY_DATABASE_URI": url,
-                          "CREDENTIAL_CACHE_SECONDS": 0})
+                          "CREDENTIAL_CACHE_SECONDS": 0, **config})
         try:
             with app.app_context():
                 db.create_all()
                 _, plain = auth.create_api_key("test admin", "admin")
                 db.session.commit()
                 db.session.remove()
-                statements = []
-                event.listen(db.engine, "after_cursor_execute", lambda conn, cursor, statement, *args:
-                             statements.append((statement.split()[0], _in_transaction(cursor.connection))))
-            yield app, {"Authorization": f"Bearer {plain}"}, statements
+            yield app, {"Authorization": f"Bearer {plain}"}
         finally:
             with app.app_context():
                 db.engine.dispose()
+
+
+def _statements_of(app) -> list:
+    """A list of (statement's first word, whether the driver held a transaction when it ran),
+    filled as the app runs statements (the BEGIN sent on SQLite included)."""
+    statements = []
+    with app.app_context():
+        event.listen(db.engine, "after_cursor_execute", lambda conn, cursor, statement, *args:
+                     statements.append((statement.split()[0], _in_transaction(cursor.connection))))
+    return statements
+
+
+@pytest.fixture
+def own_sessions(app_sessions):
+    """(app, admin headers, statements) for an app of its own (_own_app, _statements_of)."""
+    with _own_app() as (app, admin):
+        yield app, admin, _statements_of(app)
 
 
 def _requests(app, admin):
@@ -82,24 +96,10 @@ def test_a_read_still_records_its_key_use_in_a_transaction_of_its_own(own_sessio
 
 
 def test_reads_in_transactions_when_switched_off(app_sessions):
-    with fresh_database(TEST_DATABASE_URL) as url:
-        app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SQLALCHEMY_DATABASE_URI": url,
-                          "READS_WITHOUT_TRANSACTION": False})
-        try:
-            with app.app_context():
-                db.create_all()
-                _, plain = auth.create_api_key("test admin", "admin")
-                db.session.commit()
-                db.session.remove()
-                held = []
-                event.listen(db.engine, "after_cursor_execute", lambda conn, cursor, *args:
-                             held.append(_in_transaction(cursor.connection)))
-            answer = app.test_client().get("/v1/members/mem_none", headers={"Authorization": f"Bearer {plain}"})
-            assert answer.status_code == 404
-            assert held and all(held), held
-        finally:
-            with app.app_context():
-                db.engine.dispose()
+    with _own_app(READS_WITHOUT_TRANSACTION=False) as (app, admin):
+        statements = _statements_of(app)
+        assert app.test_client().get("/v1/members/mem_none", headers=admin).status_code == 404
+        assert statements and all(held for _, held in statements), statements
 
 
 def _cut_connections(database_url: str) -> None:
