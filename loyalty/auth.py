@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from time import monotonic
 
 from sqlalchemy import bindparam, event, or_, select, update
 from sqlalchemy.orm import Session
@@ -38,7 +39,8 @@ def api_keys() -> list[ApiKey]:
 
 
 def revoke_api_key(key_id: str) -> ApiKey:
-    """Revoke a key: its next request is refused (401). Revoking it again changes nothing."""
+    """Revoke a key: refused (401) by this process once committed, by every other one within
+    API_KEY_RECHECK_SECONDS of the commit. Revoking it again changes nothing."""
     key = db.session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"No API key {key_id}.")
@@ -69,40 +71,49 @@ def issue_token(kind: str, lifetime: timedelta, *, staff_id=None, member_id=None
     return token, plain
 
 
-# sha256 of a credential -> (until when it may be taken without asking the database, its actor).
-_checked: dict[str, tuple[datetime, Actor]] = {}
+# A worker takes an API key it found valid as valid again for this long, without asking the
+# database: most requests then run one statement less. `loyalty revoke-api-key` waits as long
+# after its commit, so once it has returned no worker of any server takes the key any more (API.md:
+# its next request is 401). Keys never expire and change in no other way.
+API_KEY_RECHECK_SECONDS = 1.0
+
+# sha256 of a credential -> (time.monotonic() until which it is taken without a look-up, its actor).
+_checked: dict[str, tuple[float, Actor]] = {}
 CHECKED_KEPT_AT_MOST = 10_000
 # Counts the commits that changed credentials here: a look-up that began before one keeps nothing.
 _forgotten = 0
 CREDENTIALS_CHANGED = "credentials_changed"
 
 
-def authenticate(credential: str, cache_seconds: float = 0) -> Actor:
+def authenticate(credential: str, token_cache_seconds: float = 0) -> Actor:
     """The actor behind a bearer credential, or Unauthenticated.
 
-    With `cache_seconds` > 0 a credential found valid is taken as valid again for that long by this
-    process without a look-up (never past a token's expiry): a key or token revoked in the meantime
-    keeps working here for at most that long (CREDENTIAL_CACHE_SECONDS, README). 0: look every time.
+    An API key found valid is taken as valid again for API_KEY_RECHECK_SECONDS. A staff or customer
+    token is looked up every time unless `token_cache_seconds` > 0 (CREDENTIAL_CACHE_SECONDS,
+    README): then it is kept that long, never past its expiry, and a token revoked by another
+    process (a sign-out on another worker, a deactivated staff member, a closed member) keeps
+    working there for at most that long.
     """
     digest = _sha256(credential)
-    now = clock.now()
-    if cache_seconds > 0:
-        kept = _checked.get(digest)
-        if kept is not None and now < kept[0]:
-            return kept[1]
+    now = monotonic()  # taken before the look-up: what it keeps lapses in time for a revocation it missed
+    kept = _checked.get(digest)
+    if kept is not None and now < kept[0]:
+        return kept[1]
     began_after = _forgotten
     actor, expires_at = _look_up(credential)
-    if cache_seconds > 0 and began_after == _forgotten:
+    keep_for = API_KEY_RECHECK_SECONDS if actor.type == "api_key" else token_cache_seconds
+    if expires_at is not None:
+        keep_for = min(keep_for, (expires_at - clock.now()).total_seconds())
+    if keep_for > 0 and began_after == _forgotten:
         if len(_checked) >= CHECKED_KEPT_AT_MOST:
             _checked.clear()
-        until = now + timedelta(seconds=cache_seconds)
-        _checked[digest] = (until if expires_at is None else min(until, expires_at), actor)
+        _checked[digest] = (now + keep_for, actor)
     return actor
 
 
 def forget_checked() -> None:
     """A credential is revoked or changed in this transaction: once it commits, this process looks
-    every credential up again (other processes take at most `cache_seconds` to see it). Not
+    every credential up again (other processes see it within the times `authenticate` keeps them). Not
     before the commit: a look-up in between would still find the credential valid and keep it."""
     db.session().info[CREDENTIALS_CHANGED] = True
 

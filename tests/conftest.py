@@ -57,7 +57,7 @@ def app():
         "SQLALCHEMY_DATABASE_URI": _test_database_url(),
         "STRIPE_WEBHOOK_SECRETS": ["whsec_test_secret"],
         "RATELIMIT_ENABLED": False,
-        "CREDENTIAL_CACHE_SECONDS": 0,  # revocation is tested: every request looks its credential up
+        "CREDENTIAL_CACHE_SECONDS": 0,  # tokens looked up on every request (API keys are kept 1 s)
         # Each test's requests stay in its outer transaction (below), reads included; apps of their
         # own (live servers, test_read_transactions.py) read in autocommit as in production.
         "READS_WITHOUT_TRANSACTION": False,
@@ -134,6 +134,17 @@ def program(app):
     db.session.add(row)
     db.session.commit()
     return row
+
+
+@pytest.fixture
+def ticking(monkeypatch):
+    """auth's time.monotonic, standing still until the test moves it on (`ticking.seconds += 2`):
+    a credential a worker keeps (auth.authenticate) stays kept until then."""
+    class Ticking:
+        seconds = 1000.0
+
+    monkeypatch.setattr(auth, "monotonic", lambda: Ticking.seconds)
+    return Ticking
 
 
 @pytest.fixture

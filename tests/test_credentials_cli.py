@@ -2,8 +2,11 @@
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from loyalty import auth, clock
+from loyalty.cli import credentials
 from loyalty.extensions import db
 from loyalty.models import ApiKey, Staff
 
@@ -48,7 +51,18 @@ def test_a_key_use_is_recorded_at_most_once_per_precision(app, client):
     assert db.session.get(ApiKey, key.id).last_used_at == first
 
 
-def test_a_revoked_key_is_refused_on_its_next_request(app, client):
+@pytest.fixture
+def waits(monkeypatch):
+    """What happened, in order: "commit" for each commit, ("sleep", seconds) for each wait of the CLI."""
+    happened = []
+    monkeypatch.setattr(credentials.time, "sleep", lambda seconds: happened.append(("sleep", seconds)))
+    listener = lambda session: happened.append("commit")  # noqa: E731
+    event.listen(Session, "after_commit", listener)
+    yield happened
+    event.remove(Session, "after_commit", listener)
+
+
+def test_a_revoked_key_is_refused_on_its_next_request(app, client, waits):
     key, headers = new_key()
     assert client.get("/v1/program", headers=headers).status_code == 200
 
@@ -60,6 +74,15 @@ def test_a_revoked_key_is_refused_on_its_next_request(app, client):
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthenticated"
     listed = cli(app, "list-api-keys").output
     assert "no" not in [line.split()[-1] for line in listed.splitlines() if line.startswith(key.id)]
+
+
+def test_revoke_api_key_returns_only_when_no_worker_takes_the_key_any_more(app, waits):
+    """Workers take a key they checked as valid for auth.API_KEY_RECHECK_SECONDS: the command waits
+    that long after its commit (tests/test_credential_cache.py runs it against four workers)."""
+    key, _ = new_key()
+    waits.clear()
+    assert cli(app, "revoke-api-key", key.id).exit_code == 0
+    assert waits == ["commit", ("sleep", auth.API_KEY_RECHECK_SECONDS)]
 
 
 def test_revoking_an_unknown_key_fails_with_a_message(app):

@@ -8,7 +8,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from loyalty import settings
+from loyalty import auth, settings
 from loyalty.extensions import db
 from loyalty.models import Campaign, Program, Tier
 from tests.helpers import stamp, statements_during
@@ -35,13 +35,18 @@ def test_settings_are_loaded_once_per_revision(client, admin, program):
     assert len(statements) == 1 and "settings_revision" in statements[0], statements
 
 
-def test_a_member_read_learns_the_revision_from_its_own_statements(client, admin, program, enroll):
-    """The revision rides along with the credential and the member: no statement of its own."""
+@pytest.mark.parametrize("key_kept", [False, True])
+def test_a_member_read_learns_the_revision_from_its_own_statements(client, admin, program, enroll, ticking,
+                                                                  key_kept):
+    """The revision rides along with the credential and the member: no statement of its own,
+    whether the worker looks the key up or has kept it (auth.API_KEY_RECHECK_SECONDS)."""
     _base_tier(client, admin)
     member = enroll()
     client.get(f"/v1/members/{member['id']}", headers=admin)
+    if not key_kept:
+        ticking.seconds += auth.API_KEY_RECHECK_SECONDS
     statements = statements_during(lambda: client.get(f"/v1/members/{member['id']}", headers=admin))
-    assert len(statements) == 2, statements  # the credential, the member (CREDENTIAL_CACHE_SECONDS=0 here)
+    assert len(statements) == (1 if key_kept else 2), statements  # [the credential], the member
     assert all("settings_revision" in statement for statement in statements)
 
 

@@ -1,5 +1,6 @@
 """Credentials from the command line: API keys (create, list, revoke) and staff accounts."""
 import sys
+import time
 
 import click
 from flask.cli import AppGroup
@@ -44,13 +45,18 @@ def list_api_keys():
 @commands.command("revoke-api-key")
 @click.argument("key_id")
 def revoke_api_key(key_id):
-    """Revoke the API key KEY_ID (an id from list-api-keys): its next request is refused with 401."""
+    """Revoke the API key KEY_ID (an id from list-api-keys): once this returns, its next request is
+    refused with 401 by every server."""
     try:
         key = auth.revoke_api_key(key_id)
     except LoyaltyError as error:
         raise click.ClickException(error.message) from None
     db.session.commit()
-    click.echo(f"Revoked {key.role} key {key.id} ({key.name}) as of {_when(key.revoked_at, '-')}.")
+    # Workers take a key they found valid for this long without a look-up: once it has passed,
+    # none of them takes this one any more.
+    time.sleep(auth.API_KEY_RECHECK_SECONDS)
+    click.echo(f"Revoked {key.role} key {key.id} ({key.name}) as of {_when(key.revoked_at, '-')}; "
+               "every server refuses it now.")
 
 
 def _check_password(password: str) -> str:
