@@ -192,6 +192,22 @@ class Server:
         return sizes
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU time the processes have used so far (/proc/PID/stat; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every process of the local PostgreSQL server (backends, autovacuum, WAL writer...)."""
+    found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
 # -- HTTP ------------------------------------------------------------------------------------------
 
 def request(method: str, port: int, path: str, body=None, key: str | None = None, headers=None,
