@@ -47,9 +47,10 @@ class Config:
     # BEGIN and ROLLBACK round trips of a transaction: a read sees what READ COMMITTED would show it
     # (loyalty/__init__.py, reads_without_transaction). Off, every request is one transaction.
     READS_WITHOUT_TRANSACTION = os.environ.get("READS_WITHOUT_TRANSACTION", "1") != "0"
-    # How long a worker takes a credential it found valid as valid again without asking the database
-    # (one statement less per request): a revoked API key or token, a deactivated staff member or a
-    # closed member's token keeps working on the API for at most this long. 0: check every request.
+    # How long a worker takes a staff or customer token it found valid as valid again without asking
+    # the database (one statement less per request): a token ended by another process (a sign-out,
+    # a deactivated staff member, a closed member) keeps working there for at most this long.
+    # 0: look tokens up on every request. (API keys: always 1 s, auth.API_KEY_RECHECK_SECONDS.)
     CREDENTIAL_CACHE_SECONDS = float(os.environ.get("CREDENTIAL_CACHE_SECONDS", "0"))
     # Staff tokens live at most 12 hours (API.md, Staff); customer tokens are shorter-lived.
     STAFF_TOKEN_HOURS = 12

@@ -160,7 +160,8 @@ class Bench:
             return 1000 * sum(cpu_seconds([pid]) - before.get(pid, 0) for pid in pids) / requests
 
         row["worker_cpu_ms"] = used(server.worker_pids())
-        row["db_cpu_ms"] = used(postgres_pids()) if on_postgresql else None
+        database = postgres_pids() if on_postgresql else []
+        row["db_cpu_ms"] = used(database) if database else None  # none found: a remote database
         row["rss_mb"] = max(server.worker_rss_mb() or [0])
         row.update(db=db_kind, endpoint=label, ceiling=ceiling, round=self.round)
         log(f"[{db_kind}] {label}: {row['rps']:.0f} req/s p50 {row['p50_ms']:.1f} ms p99 {row['p99_ms']:.1f} ms "

@@ -76,6 +76,8 @@ def issue_token(kind: str, lifetime: timedelta, *, staff_id=None, member_id=None
 # after its commit, so once it has returned no worker of any server takes the key any more (API.md:
 # its next request is 401). Keys never expire and change in no other way.
 API_KEY_RECHECK_SECONDS = 1.0
+# What revoke-api-key waits beyond that: servers' clocks may run a little faster or slower.
+CLOCK_RATE_MARGIN_SECONDS = 0.1
 
 # sha256 of a credential -> (time.monotonic() until which it is taken without a look-up, its actor).
 _checked: dict[str, tuple[float, Actor]] = {}
@@ -108,6 +110,8 @@ def authenticate(credential: str, token_cache_seconds: float = 0) -> Actor:
         if len(_checked) >= CHECKED_KEPT_AT_MOST:
             _checked.clear()
         _checked[digest] = (now + keep_for, actor)
+        if began_after != _forgotten:  # another thread's commit changed credentials meanwhile
+            _checked.pop(digest, None)
     return actor
 
 

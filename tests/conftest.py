@@ -136,6 +136,12 @@ def program(app):
     return row
 
 
+@pytest.fixture(autouse=True)
+def _no_kept_credentials():
+    """Each test starts with no credential kept by auth.authenticate (the cache is per process)."""
+    auth._checked.clear()
+
+
 @pytest.fixture
 def ticking(monkeypatch):
     """auth's time.monotonic, standing still until the test moves it on (`ticking.seconds += 2`):

@@ -43,6 +43,25 @@ def test_a_key_revoked_elsewhere_is_taken_for_at_most_the_recheck_time(client, a
     assert client.get("/v1/program", headers=admin).status_code == 401
 
 
+def test_a_kept_keys_time_counts_from_before_its_look_up(client, api_key, ticking, monkeypatch):
+    """A look-up that takes a while: the key is kept API_KEY_RECHECK_SECONDS from when it began,
+    since a revocation committed while it ran may not be in what it read."""
+    admin = api_key("admin")
+    look_up = auth._look_up
+
+    def slow(credential):
+        ticking.seconds += 0.5
+        return look_up(credential)
+
+    monkeypatch.setattr(auth, "_look_up", slow)
+    began = ticking.seconds
+    assert client.get("/v1/program", headers=admin).status_code == 200
+    monkeypatch.setattr(auth, "_look_up", look_up)
+    _revoke_key_elsewhere(admin)
+    ticking.seconds = began + auth.API_KEY_RECHECK_SECONDS
+    assert client.get("/v1/program", headers=admin).status_code == 401
+
+
 def test_a_token_is_looked_up_on_every_request_by_default(client, staff_login, ticking):
     cashier = staff_login("cashier")
     assert client.get("/v1/rewards", headers=cashier).status_code == 200
