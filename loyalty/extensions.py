@@ -35,6 +35,7 @@ limiter = Limiter(key_func=get_remote_address)
 login_attempts = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="staff-login",
                                       methods=["POST"])
 # The endpoints login_attempts limits (tests/test_staff.py and tests/web/test_console.py see their 429s).
+# A limit put on any other endpoint must be named here too, or _nothing_limits skips it.
 SIGN_INS = frozenset({"staff.StaffSessions", "console.login"})
 # Flask-Limiter's settings that limit every endpoint (README: RATELIMIT_DEFAULT).
 LIMITS_FOR_ALL = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
